@@ -1,0 +1,1 @@
+"""The course's code: one readable module per idea, imported as ``genai``."""
