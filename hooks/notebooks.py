@@ -1,1 +1,65 @@
-"""stub"""
+"""Notebook pages: a downloadable .ipynb for each notebook, and no CDN scripts.
+
+Notebooks live in docs/notebooks/ as jupytext percent-format ``.py`` files
+(clean diffs); mkdocs-jupyter executes and renders them. This hook adds
+
+* ``notebooks/<name>.ipynb`` to the site, converted from the ``.py`` with an
+  extra first cell that installs the course code when the notebook runs on
+  Google Colab. The "Download" and "Open in Colab" links (overrides/main.html)
+  point at it: Colab opens it from the gh-pages branch that the deploy
+  workflow publishes.
+* a clean-up of the rendered notebook HTML: nbconvert's template loads MathJax
+  (and may load other scripts) from a CDN; the course makes no request to
+  another host, so those script tags are removed. Math in notebooks belongs in
+  the pages, where hooks/mathml.py renders it.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import jupytext
+import nbformat
+from mkdocs.structure.files import File, Files
+
+NOTEBOOK_DIR = "notebooks/"
+_REMOTE_SCRIPT = re.compile(r'<script[^>]*\bsrc="(?:https?:)?//[^"]*"[^>]*>\s*</script>', re.I)
+
+
+def colab_setup_cell(repo_url: str) -> nbformat.NotebookNode:
+    source = (
+        "# Running on Google Colab? This installs the course code (the `genai` package).\n"
+        "import sys\n"
+        'if "google.colab" in sys.modules:\n'
+        f'    %pip install --quiet "git+{repo_url}"'
+    )
+    return nbformat.v4.new_code_cell(source)
+
+
+def to_ipynb(py_path: Path, repo_url: str) -> str:
+    """The jupytext notebook as .ipynb JSON, outputs empty, Colab set-up first."""
+    notebook = jupytext.read(py_path)
+    notebook.cells.insert(1 if notebook.cells and notebook.cells[0].cell_type == "markdown" else 0,
+                          colab_setup_cell(repo_url))
+    notebook.metadata.pop("jupytext", None)
+    return jupytext.writes(notebook, fmt="ipynb")
+
+
+def is_notebook(src_uri: str) -> bool:
+    return src_uri.startswith(NOTEBOOK_DIR) and src_uri.endswith(".py")
+
+
+def on_files(files: Files, config) -> Files:
+    for file in list(files):
+        if is_notebook(file.src_uri):
+            ipynb = file.src_uri[: -len(".py")] + ".ipynb"
+            content = to_ipynb(Path(file.abs_src_path), config["repo_url"])
+            files.append(File.generated(config, ipynb, content=content))
+    return files
+
+
+def on_page_content(html, page, config, files):
+    if is_notebook(page.file.src_uri):
+        html = _REMOTE_SCRIPT.sub("", html)
+    return html

@@ -1,0 +1,63 @@
+"""Render the pages' LaTeX as MathML while the site builds.
+
+pymdownx.arithmatex (generic mode) wraps every formula as
+``<span class="arithmatex">\\(...\\)</span>`` or ``<div class="arithmatex">\\[...\\]</div>``.
+This hook turns each one into MathML with latex2mathml, so browsers draw the
+math natively: no math JavaScript, no web fonts, no request to a CDN.
+A formula that latex2mathml cannot translate stops the build with the page
+and the formula in the message.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import re
+
+import latex2mathml.converter
+
+log = logging.getLogger("mkdocs.hooks.math")
+
+_ARITHMATEX = re.compile(
+    r'<(?P<tag>span|div) class="arithmatex">\s*'
+    r"(?:\\\((?P<inline>.*?)\\\)|\\\[(?P<block>.*?)\\\])"
+    r"\s*</(?P=tag)>",
+    re.DOTALL,
+)
+
+
+class MathError(ValueError):
+    """A formula on a page could not be rendered."""
+
+
+def to_mathml(latex: str, display: bool) -> str:
+    """One LaTeX formula as a MathML element; MathError when it is malformed."""
+    if latex.count("{") - latex.count("\\{") != latex.count("}") - latex.count("\\}"):
+        raise MathError(f"unbalanced braces in formula: {latex!r}")
+    mathml = latex2mathml.converter.convert(latex, display="block" if display else "inline")
+    unknown = re.findall(r"<mi>(\\[A-Za-z]+)</mi>", mathml)
+    if unknown:
+        raise MathError(f"unknown LaTeX command {unknown[0]} in formula: {latex!r}")
+    # Keep the source for screen readers, copy-paste and search.
+    return mathml.replace("<math ", f'<math alttext="{html.escape(latex, quote=True)}" ', 1)
+
+
+def render_math(content: str) -> str:
+    """Replace every arithmatex wrapper in a page's HTML by MathML."""
+
+    def replace(match: re.Match) -> str:
+        display = match.group("block") is not None
+        latex = html.unescape(match.group("block") if display else match.group("inline"))
+        mathml = to_mathml(latex.strip(), display)
+        if display:
+            return f'<div class="math-display">{mathml}</div>'
+        return mathml
+
+    return _ARITHMATEX.sub(replace, content)
+
+
+def on_page_content(html_content, page, config, files):
+    try:
+        return render_math(html_content)
+    except MathError as error:
+        raise MathError(f"{page.file.src_uri}: {error}") from None
