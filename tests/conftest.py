@@ -1,0 +1,87 @@
+"""Shared set-up for the whole suite.
+
+* Samples run on the CPU in tests (COURSE_DEVICE=cpu) so that printed numbers
+  are the same on every machine; the device helper itself is tested separately.
+* Coverage of snippets/ is recorded while the suite runs (in this process and
+  in every snippet run as a script), so the guard can tell whether the lines a
+  page shows really ran.
+* The guard runs last, after everything that can execute course code.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("COURSE_DEVICE", "cpu")
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+from support import GUARD_FILE, ROOT, SNIPPET_TIMEOUT_S, CoverageRecorder
+
+
+def pytest_configure(config):
+    config.course_coverage = CoverageRecorder()
+    config.course_guard_report = None
+
+
+def pytest_unconfigure(config):
+    recorder = getattr(config, "course_coverage", None)
+    if recorder is not None:
+        recorder.close()
+
+
+def pytest_collection_modifyitems(session, config, items):
+    """The guard goes last: it judges what the rest of the run executed."""
+    items.sort(key=lambda item: item.path.name == GUARD_FILE)
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    if config.course_guard_report:
+        terminalreporter.write_sep("=", "code samples shown on the site")
+        terminalreporter.write_line(config.course_guard_report)
+
+
+# ---------------------------------------------------------------------------
+# Snippets run as scripts, once per session
+# ---------------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def run_snippet(pytestconfig):
+    """run_snippet('genai.gmm') runs `python -m genai.gmm` once, under coverage."""
+    results: dict[str, subprocess.CompletedProcess] = {}
+    recorder = pytestconfig.course_coverage
+
+    def run(module: str) -> subprocess.CompletedProcess:
+        if module not in results:
+            results[module] = subprocess.run(
+                recorder.script_command(module), cwd=ROOT, capture_output=True, text=True,
+                timeout=SNIPPET_TIMEOUT_S,
+            )
+        return results[module]
+
+    return run
+
+
+# ---------------------------------------------------------------------------
+# The strict build, once per session (notebooks execute here)
+# ---------------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def built_site(tmp_path_factory) -> Path:
+    """`mkdocs build --strict` into a temporary folder; every notebook and figure is redone."""
+    site = tmp_path_factory.mktemp("site")
+    result = subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(site)],
+        cwd=ROOT, capture_output=True, text=True, timeout=1200,
+        env={**os.environ, "COURSE_BUILD_CACHE": "false"},
+    )
+    log = result.stdout + result.stderr
+    (site.parent / "build.log").write_text(log)
+    if result.returncode != 0:
+        pytest.fail(f"mkdocs build --strict failed:\n{log[-6000:]}", pytrace=False)
+    warnings = [line for line in log.splitlines() if line.startswith("WARNING")]
+    if warnings:
+        pytest.fail("mkdocs build printed warnings:\n" + "\n".join(warnings), pytrace=False)
+    return site
