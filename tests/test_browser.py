@@ -1,0 +1,184 @@
+"""Look at the built site like a reader, in headless Chromium driven by Playwright.
+
+Every page loads with no console error and no request to another host; a
+content tab switches the code shown; math renders; a notebook page shows its
+executed outputs and images. A screenshot of every page (desktop and phone
+widths) is saved under test-artifacts/screenshots/.
+
+Without Chromium these tests skip with a message, except under CI=true, where
+a missing browser is a failure.
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import os
+import shutil
+import threading
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+
+from support import ROOT
+
+CHROMIUM = os.environ.get("COURSE_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
+VIEWPORTS = {"desktop": {"width": 1280, "height": 900}, "phone": {"width": 390, "height": 844}}
+
+
+def _require_browser():
+    missing = None
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        missing = "Playwright for Python is not installed (pip install -r requirements.txt)"
+    if missing is None and not Path(CHROMIUM).exists():
+        missing = f"no Chromium at {CHROMIUM} (apt-get install chromium, or set COURSE_CHROMIUM)"
+    if missing:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"browser tests cannot run under CI: {missing}", pytrace=False)
+        pytest.skip(f"browser tests skipped: {missing}")
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture(scope="module")
+def site_url(built_site):
+    handler = functools.partial(_QuietHandler, directory=str(built_site))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    _require_browser()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+        )
+        yield browser
+        browser.close()
+
+
+class Visit:
+    """One page in a fresh context, recording console errors and foreign requests."""
+
+    def __init__(self, browser, site_url, path, viewport="desktop"):
+        self.context = browser.new_context(viewport=VIEWPORTS[viewport], service_workers="block")
+        self.page = self.context.new_page()
+        self.errors: list[str] = []
+        self.foreign: list[str] = []
+        host = urlparse(site_url).netloc
+
+        def route(route):
+            url = urlparse(route.request.url)
+            if url.scheme in ("http", "https", "ws", "wss") and url.netloc != host:
+                self.foreign.append(route.request.url)
+                route.abort()
+            else:
+                route.continue_()
+
+        self.page.route("**/*", route)
+        self.page.on("console", lambda msg: msg.type == "error" and self.errors.append(msg.text))
+        self.page.on("pageerror", lambda exc: self.errors.append(str(exc)))
+        self.page.goto(f"{site_url}/{path}", wait_until="networkidle")
+
+    def close(self):
+        self.context.close()
+
+
+def site_pages(built_site: Path) -> list[str]:
+    pages = []
+    for index in sorted(built_site.rglob("index.html")):
+        rel = index.parent.relative_to(built_site).as_posix()
+        pages.append("" if rel == "." else rel + "/")
+    return pages
+
+
+def _pages():
+    # Collected before the build runs: take the page list from docs/.
+    docs = ROOT / "docs"
+    pages = []
+    for source in sorted(list(docs.rglob("*.md")) + list(docs.glob("notebooks/*.py"))):
+        rel = source.relative_to(docs).with_suffix("").as_posix()
+        rel = rel[: -len("index")] if rel.endswith("index") else rel + "/"
+        pages.append(rel)
+    return pages
+
+
+@pytest.mark.parametrize("viewport", VIEWPORTS)
+@pytest.mark.parametrize("path", _pages(), ids=lambda p: p or "home")
+def test_page_loads_cleanly_and_offline(browser, site_url, path, viewport):
+    visit = Visit(browser, site_url, path, viewport)
+    try:
+        assert visit.page.locator("h1").first.is_visible(), "the page has no visible title"
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        name = (path.strip("/").replace("/", "__") or "home") + f"--{viewport}.png"
+        visit.page.screenshot(path=str(SCREENSHOTS / name), full_page=True)
+        assert not visit.foreign, f"requests to other hosts: {visit.foreign}"
+        assert not visit.errors, f"console errors: {visit.errors}"
+        # Nothing sticks out sideways on a phone: wide code and math scroll inside their boxes.
+        overflow = visit.page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        assert overflow <= 1, f"the page is {overflow}px wider than the screen"
+    finally:
+        visit.close()
+
+
+def test_content_tabs_switch_the_code_shown(browser, site_url, built_site):
+    page_path = next(p for p in site_pages(built_site) if "tabbed-set" in (built_site / p / "index.html").read_text())
+    visit = Visit(browser, site_url, page_path)
+    try:
+        tabs = visit.page.locator(".tabbed-set").first
+        labels = tabs.locator(".tabbed-labels > label")
+        assert labels.count() >= 2
+        panels = tabs.locator(".tabbed-content > .tabbed-block")
+        assert panels.nth(0).is_visible() and not panels.nth(1).is_visible()
+        labels.nth(1).click()
+        assert panels.nth(1).is_visible() and not panels.nth(0).is_visible()
+        assert not visit.errors
+    finally:
+        visit.close()
+
+
+def test_math_renders_without_errors(browser, site_url, built_site):
+    page_path = next(p for p in site_pages(built_site) if "<math " in (built_site / p / "index.html").read_text())
+    visit = Visit(browser, site_url, page_path)
+    try:
+        formulas = visit.page.locator("math")
+        assert formulas.count() > 0
+        assert visit.page.locator("merror").count() == 0
+        box = formulas.first.bounding_box()
+        assert box and box["width"] > 0 and box["height"] > 0, "MathML was not laid out"
+    finally:
+        visit.close()
+
+
+def test_notebook_page_shows_executed_outputs(browser, site_url, built_site):
+    notebooks = [p for p in site_pages(built_site) if p.startswith("notebooks/")]
+    assert notebooks, "the site has no notebook page"
+    for page_path in notebooks:
+        visit = Visit(browser, site_url, page_path)
+        try:
+            outputs = visit.page.locator(".jp-OutputArea-output")
+            assert outputs.count() > 0 and outputs.first.is_visible()
+            images = visit.page.locator(".jp-OutputArea-output img")
+            assert images.count() > 0, "the notebook shows no plot"
+            assert visit.page.evaluate(
+                "[...document.querySelectorAll('.jp-OutputArea-output img')].every(i => i.naturalWidth > 0)"
+            )
+            assert visit.page.get_by_role("link", name="Open in Colab").is_visible()
+        finally:
+            visit.close()

@@ -1,0 +1,80 @@
+"""The strict build: it passes, executes the notebooks, draws the figures, stays offline."""
+
+import importlib.util
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from support import ROOT
+
+DOCS = ROOT / "docs"
+NOTEBOOKS = sorted(DOCS.glob("notebooks/*.py"))
+
+
+def load_hook(name):
+    spec = importlib.util.spec_from_file_location(f"hook_{name}", ROOT / "hooks" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def html_pages(site: Path) -> list[Path]:
+    return sorted(p for p in site.rglob("*.html") if p.name != "404.html")
+
+
+def test_every_page_is_built(built_site):
+    for page in DOCS.rglob("*.md"):
+        rel = page.relative_to(DOCS).with_suffix("")
+        target = built_site / (rel.parent if rel.name == "index" else rel) / "index.html"
+        assert target.is_file(), f"{page} was not built to {target}"
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_is_executed_with_outputs_and_links(built_site, notebook):
+    page = (built_site / "notebooks" / notebook.stem / "index.html").read_text()
+    assert "jp-OutputArea-output" in page, "the notebook page shows no executed output"
+    assert 'href="https://colab.research.google.com/github/' in page
+    assert f"{notebook.stem}.ipynb" in page
+    downloaded = json.loads((built_site / "notebooks" / f"{notebook.stem}.ipynb").read_text())
+    assert downloaded["nbformat"] == 4
+    assert any("google.colab" in "".join(cell["source"]) for cell in downloaded["cells"])
+    assert (built_site / "notebooks" / f"{notebook.stem}.py").is_file(), "the .py source is downloadable too"
+
+
+def test_registered_figures_are_drawn(built_site):
+    figures = load_hook("figures").read_registry(DOCS)
+    for site_path, target, _registry in figures:
+        image = built_site / site_path
+        assert image.is_file() and image.stat().st_size > 1000, f"{target} did not draw {site_path}"
+
+
+REMOTE = re.compile(r'<(?:script|img|link|iframe|source|video|audio)\b[^>]*\b(?:src|href)="(?:https?:)?//[^"]+"', re.I)
+
+
+def test_pages_load_nothing_from_other_hosts(built_site):
+    """A static first check; the browser test watches the real requests."""
+    for page in html_pages(built_site):
+        found = REMOTE.findall(page.read_text())
+        # <link rel="canonical"> names the public address of the page itself; it loads nothing.
+        found = [tag for tag in found if 'rel="canonical"' not in tag]
+        assert not found, f"{page.relative_to(built_site)} loads {found[:3]}"
+
+
+def test_math_is_rendered_to_mathml(built_site):
+    pages_with_math = 0
+    for page in html_pages(built_site):
+        text = page.read_text()
+        assert 'class="arithmatex"' not in text, f"{page}: math left unrendered"
+        pages_with_math += "<math " in text
+    assert pages_with_math > 0
+
+
+def test_math_hook_reports_bad_formulas():
+    mathml = load_hook("mathml")
+    assert "<mfrac>" in mathml.to_mathml(r"\frac{1}{2}", display=False)
+    with pytest.raises(mathml.MathError, match="unknown LaTeX command"):
+        mathml.to_mathml(r"\notacommand{x}", display=False)
+    with pytest.raises(mathml.MathError, match="unbalanced braces"):
+        mathml.to_mathml(r"\frac{1}{2", display=True)
