@@ -1,0 +1,225 @@
+"""Figures of the chapter "What generative models are", drawn during the build.
+
+Each ``plot_*`` function fits what it shows, draws one PNG and closes it. The
+site's build hook calls them through docs/generative-models/figures.txt.
+
+    python -m genai.figures_generative   # writes every figure into a temporary folder
+"""
+
+import pathlib
+
+import matplotlib
+import torch
+from matplotlib.figure import Figure
+from matplotlib.patches import FancyBboxPatch
+
+from genai.class_conditional import fit_class_conditional, sample_class
+from genai.class_conditional import predict_proba as bayes_proba
+from genai.classifier import predict_proba, train_classifier
+from genai.device import get_device
+from genai.gmm import fit_gmm, log_likelihood, sample
+from genai.memorisation import heldout_curve, nearest_distance
+from genai.milestones import PUBLISHED_PARAMETERS
+from genai.toy_data import moons_train_test
+
+CLASS_COLOURS = ("#4477AA", "#EE6677")  # blue and red, readable for colour-blind readers
+SAMPLE_COLOUR = "#228833"               # green: points a model made up
+DPI = 150
+
+
+def _grid(x: torch.Tensor, steps: int = 200, margin: float = 0.5):
+    """A steps x steps grid around the data: (G, 2) points and the two axes."""
+    lo = x.min(dim=0).values.cpu() - margin
+    hi = x.max(dim=0).values.cpu() + margin
+    g1 = torch.linspace(lo[0].item(), hi[0].item(), steps)
+    g2 = torch.linspace(lo[1].item(), hi[1].item(), steps)
+    mesh1, mesh2 = torch.meshgrid(g1, g2, indexing="xy")                 # (steps, steps)
+    points = torch.stack([mesh1.flatten(), mesh2.flatten()], dim=1)       # (G, 2)
+    return points.to(x.device), mesh1.numpy(), mesh2.numpy()
+
+
+def _scatter_classes(ax, x: torch.Tensor, y: torch.Tensor, **kwargs) -> None:
+    x, y = x.cpu(), y.cpu()
+    for c, colour in enumerate(CLASS_COLOURS):
+        ax.scatter(x[y == c, 0], x[y == c, 1], s=10, color=colour, label=f"class {c}", **kwargs)
+
+
+def _save(fig: Figure, path: pathlib.Path) -> None:
+    path = pathlib.Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=DPI, facecolor="white", bbox_inches="tight")
+
+
+def plot_discriminative_vs_generative(path: pathlib.Path) -> None:
+    """Left: a classifier's p(y=1 | x). Right: a mixture's p(x) and samples from it."""
+    device = get_device()
+    x_train, y_train, _, _ = moons_train_test(seed=0, device=device)
+    model = train_classifier(x_train, y_train)
+    gmm, _ = fit_gmm(x_train, n_components=8)
+    new_points, _ = sample(gmm, 400)
+    grid, g1, g2 = _grid(x_train)
+    p_class1 = predict_proba(model, grid)[:, 1].reshape(g1.shape).cpu().numpy()
+    log_px = log_likelihood(grid, gmm).reshape(g1.shape).cpu().numpy()
+
+    fig = Figure(figsize=(10, 4.2), layout="constrained")
+    left, right = fig.subplots(1, 2, sharex=True, sharey=True)
+    left.contourf(g1, g2, p_class1, levels=20, cmap="RdBu_r", alpha=0.35, vmin=0, vmax=1)
+    left.contour(g1, g2, p_class1, levels=[0.5], colors="black", linewidths=1.5)
+    _scatter_classes(left, x_train, y_train)
+    left.set_title("Discriminative: p(y | x), a boundary between classes")
+    left.legend(loc="lower left", fontsize=8)
+
+    right.contourf(g1, g2, log_px.clip(min=-6), levels=12, cmap="Purples", alpha=0.7)
+    right.scatter(*x_train.cpu().T, s=6, color="0.45", label="training points")
+    right.scatter(*new_points.cpu().T, s=10, marker="x", color=SAMPLE_COLOUR,
+                  label="new samples")
+    right.set_title("Generative: log p(x) and 400 new samples")
+    right.legend(loc="lower left", fontsize=8)
+    for ax in (left, right):
+        ax.set_xlabel("x1")
+        ax.set_aspect("equal")
+    left.set_ylabel("x2")
+    _save(fig, path)
+
+
+def plot_samples_are_new(path: pathlib.Path) -> None:
+    """Samples of a k=8 mixture vs a k=N mixture, and their distance to the data."""
+    device = get_device()
+    x_train, _, x_test, _ = moons_train_test(seed=0, device=device)
+    torch.manual_seed(1)
+    fig = Figure(figsize=(10, 3.4), layout="constrained")
+    axes = fig.subplots(1, 3)
+    gaps = {"real held-out points": nearest_distance(x_test, x_train).cpu()}
+    for ax, k in zip(axes, (8, len(x_train))):
+        gmm, _ = fit_gmm(x_train, n_components=k)
+        new_points, _ = sample(gmm, 400)
+        gaps[f"samples, k={k}"] = nearest_distance(new_points, x_train).cpu()
+        ax.scatter(*x_train.cpu().T, s=14, facecolors="none", edgecolors="0.4",
+                   linewidths=0.6, label="training points")
+        ax.scatter(*new_points.cpu().T, s=6, color=SAMPLE_COLOUR, label="samples")
+        ax.set_title(f"k = {k} components")
+        ax.legend(loc="lower left", fontsize=7)
+    bins = torch.logspace(-5, 0, 40).numpy()
+    for (label, gap), colour in zip(gaps.items(), ("0.3", SAMPLE_COLOUR, "#AA3377")):
+        axes[2].hist(gap.numpy(), bins=bins, histtype="step", linewidth=1.6,
+                     color=colour, label=label)
+    axes[2].set_xscale("log")
+    axes[2].set_xlabel("distance to nearest training point")
+    axes[2].set_ylabel("count")
+    axes[2].legend(fontsize=7, loc="upper left")
+    axes[2].set_title("How far from the data?")
+    _save(fig, path)
+
+
+def plot_heldout_curve(path: pathlib.Path) -> None:
+    """Mean log-likelihood on training and held-out points against k."""
+    device = get_device()
+    x_train, _, x_test, _ = moons_train_test(seed=0, device=device)
+    torch.manual_seed(2)
+    rows = heldout_curve(x_train, x_test, list(range(1, 21)))
+    ks, train_ll, test_ll = zip(*rows)
+    fig = Figure(figsize=(8, 3.6))
+    ax = fig.subplots()
+    ax.plot(ks, train_ll, "o-", color="0.3", label="training points")
+    ax.plot(ks, test_ll, "s-", color=SAMPLE_COLOUR, label="held-out points")
+    best = max(rows, key=lambda row: row[2])
+    ax.axvline(best[0], color=SAMPLE_COLOUR, linestyle=":", linewidth=1)
+    ax.annotate(f"best held-out: k = {best[0]}", (best[0], best[2]),
+                xytext=(10, -40), textcoords="offset points", fontsize=9,
+                arrowprops={"arrowstyle": "->"})
+    ax.set_xlabel("number of components k")
+    ax.set_ylabel("mean log p(x)")
+    ax.set_xticks(range(1, 21))
+    ax.grid(alpha=0.3)
+    ax.legend()
+    _save(fig, path)
+
+
+def plot_class_conditional(path: pathlib.Path) -> None:
+    """Samples drawn for each class, and the boundary that Bayes' rule gives."""
+    device = get_device()
+    x_train, y_train, _, _ = moons_train_test(seed=0, device=device)
+    model = fit_class_conditional(x_train, y_train, n_components=4)
+    grid, g1, g2 = _grid(x_train)
+    p_class1 = bayes_proba(model, grid)[:, 1].reshape(g1.shape).cpu().numpy()
+    fig = Figure(figsize=(8, 3.8))
+    ax = fig.subplots()
+    ax.contour(g1, g2, p_class1, levels=[0.5], colors="black", linewidths=1.2)
+    ax.scatter(*x_train.cpu().T, s=6, color="0.75", label="training points")
+    for c, colour in enumerate(CLASS_COLOURS):
+        new_points = sample_class(model, c, 200).cpu()
+        ax.scatter(*new_points.T, s=12, marker="x", color=colour,
+                   label=f"samples of p(x | y={c})")
+    ax.set_title("Class-conditional samples; black line: p(y=1 | x) = 0.5 by Bayes' rule")
+    ax.set_aspect("equal")
+    ax.legend(loc="lower left", fontsize=8)
+    _save(fig, path)
+
+
+def plot_sampling_families(path: pathlib.Path) -> None:
+    """A schematic: how each family of generative models turns randomness into data."""
+    rows = [
+        ("GAN", ["noise z", "generator G", "sample x"], "one pass"),
+        ("Diffusion", ["noise x_T", "denoise", "denoise", "...", "x_0"], "many small steps"),
+        ("Autoregressive LM", ["x_1", "p(x_2 | x_1)", "p(x_3 | x_1, x_2)", "...", "x_T"],
+         "one token at a time"),
+        ("VAE", ["latent z", "decoder", "sample x"], "one pass"),
+        ("Normalising flow", ["noise z", "invertible f", "x = f(z)"], "one pass, exact p(x)"),
+    ]
+    fig = Figure(figsize=(10, 4.6))
+    ax = fig.subplots()
+    ax.set_xlim(0, 10)
+    ax.set_ylim(-0.5, len(rows) - 0.3)
+    ax.axis("off")
+    for i, (family, boxes, note) in enumerate(rows):
+        y = len(rows) - 1 - i
+        ax.text(0.0, y + 0.1, family, fontsize=10, fontweight="bold", va="center")
+        ax.text(0.0, y - 0.2, note, fontsize=8, style="italic", va="center")
+        x0, width, gap = 2.2, 1.25, 0.33
+        for j, label in enumerate(boxes):
+            x = x0 + j * (width + gap)
+            is_model = j not in (0, len(boxes) - 1) and label != "..."
+            ax.add_patch(FancyBboxPatch((x, y - 0.25), width, 0.5,
+                                        boxstyle="round,pad=0.02",
+                                        facecolor="#CCBBEE" if is_model else "#EEEEEE",
+                                        edgecolor="0.3"))
+            ax.text(x + width / 2, y, label, ha="center", va="center", fontsize=7.5)
+            if j:
+                ax.annotate("", (x, y), (x - gap, y), arrowprops={"arrowstyle": "->"})
+    ax.set_title("Five ways to turn randomness into data (purple: the learned part)")
+    _save(fig, path)
+
+
+def plot_gpt_sizes(path: pathlib.Path) -> None:
+    """Published parameter counts of GPT, GPT-2 and GPT-3 on a log scale."""
+    names = list(PUBLISHED_PARAMETERS)
+    years = [PUBLISHED_PARAMETERS[n][0] for n in names]
+    sizes = [PUBLISHED_PARAMETERS[n][1] for n in names]
+    fig = Figure(figsize=(8, 3.4))
+    ax = fig.subplots()
+    bars = ax.bar([f"{n}\n({y})" for n, y in zip(names, years)], sizes, color="#AA3377")
+    ax.set_yscale("log")
+    ax.set_ylabel("parameters (log scale)")
+    for bar, size in zip(bars, sizes):
+        label = f"{size / 1e9:g}B" if size >= 1e9 else f"{size / 1e6:g}M"
+        ax.annotate(label, (bar.get_x() + bar.get_width() / 2, size), ha="center",
+                    xytext=(0, 3), textcoords="offset points")
+    ax.set_ylim(1e7, 1e12)
+    ax.set_title("Published parameter counts of the first three GPT models")
+    _save(fig, path)
+
+
+if __name__ == "__main__":
+    import tempfile
+    import time
+
+    matplotlib.use("Agg")
+    plots = [plot_discriminative_vs_generative, plot_samples_are_new, plot_heldout_curve,
+             plot_class_conditional, plot_sampling_families, plot_gpt_sizes]
+    with tempfile.TemporaryDirectory() as folder:
+        for plot in plots:
+            start = time.perf_counter()
+            out = pathlib.Path(folder) / f"{plot.__name__.removeprefix('plot_')}.png"
+            plot(out)
+            print(f"{out.name}: {out.stat().st_size // 1024} KiB "
+                  f"in {time.perf_counter() - start:.1f} s")
