@@ -24,7 +24,20 @@ import nbformat
 from mkdocs.structure.files import File, Files
 
 NOTEBOOK_DIR = "notebooks/"
-_REMOTE_SCRIPT = re.compile(r'<script[^>]*\bsrc="(?:https?:)?//[^"]*"[^>]*>\s*</script>', re.I)
+_SCRIPT = re.compile(r"<script\b(?P<attrs>[^>]*)>(?P<body>.*?)</script>", re.I | re.S)
+_EMPTY_OR_REMOTE_SRC = re.compile(r'\bsrc="(?:(?:https?:)?//[^"]*)?"', re.I)
+_REMOTE_IMPORT = re.compile(r"""["'](?:https?:)?//[^"']+\.m?js\b""", re.I)
+
+
+def strip_remote_scripts(html: str) -> str:
+    """Drop <script> tags that load code from another host (or from src="")."""
+
+    def keep_or_drop(match: re.Match) -> str:
+        if _EMPTY_OR_REMOTE_SRC.search(match["attrs"]) or _REMOTE_IMPORT.search(match["body"]):
+            return ""
+        return match.group(0)
+
+    return _SCRIPT.sub(keep_or_drop, html)
 
 
 def colab_setup_cell(repo_url: str) -> nbformat.NotebookNode:
@@ -61,5 +74,5 @@ def on_files(files: Files, config) -> Files:
 
 def on_page_content(html, page, config, files):
     if is_notebook(page.file.src_uri):
-        html = _REMOTE_SCRIPT.sub("", html)
+        html = strip_remote_scripts(html)
     return html

@@ -40,7 +40,7 @@ def test_notebook_is_executed_with_outputs_and_links(built_site, notebook):
     downloaded = json.loads((built_site / "notebooks" / f"{notebook.stem}.ipynb").read_text())
     assert downloaded["nbformat"] == 4
     assert any("google.colab" in "".join(cell["source"]) for cell in downloaded["cells"])
-    assert (built_site / "notebooks" / f"{notebook.stem}.py").is_file(), "the .py source is downloadable too"
+    assert (built_site / "notebooks" / notebook.stem / f"{notebook.stem}.py").is_file(), "the .py source is downloadable too"
 
 
 def test_registered_figures_are_drawn(built_site):
