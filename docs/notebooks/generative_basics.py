@@ -27,6 +27,7 @@
 # Change the numbers and run the cells again: that is what the notebook is for.
 
 # %%
+# %matplotlib inline
 import matplotlib.pyplot as plt
 import torch
 
