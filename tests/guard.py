@@ -87,13 +87,10 @@ class _CodeBlockParser(HTMLParser):
 
 
 def normalise(code: str) -> str:
-    """Compare code blocks line by line, ignoring indentation and trailing space."""
+    """Compare code blocks line by line, ignoring indentation, trailing space and
+    blank lines (pytest-codeblocks drops blank lines inside indented fences)."""
     lines = [line.rstrip() for line in textwrap.dedent(code.expandtabs(4)).splitlines()]
-    while lines and not lines[0]:
-        lines.pop(0)
-    while lines and not lines[-1]:
-        lines.pop()
-    return "\n".join(lines)
+    return "\n".join(line for line in lines if line)
 
 
 def markdown_renderer(mkdocs_config) -> markdown.Markdown:
