@@ -45,19 +45,20 @@ def check_points(x: torch.Tensor, n_components: int | None = None) -> None:
 
 # --8<-- [start:log_prob]
 def component_log_prob(x: torch.Tensor, gmm: GaussianMixture) -> torch.Tensor:
-    """log pi_k + log N(x_n | mu_k, Sigma_k) for every point n and component k: (N, K)."""
+    """log pi_k + log N(x_n | mu_k, Sigma_k) for every point n, component k: (N, K)."""
     check_points(x)
     n_dims = x.shape[1]
-    chol = torch.linalg.cholesky(gmm.covs)                       # (K, D, D)  Sigma_k = L_k L_k^T
-    eye = torch.eye(n_dims, device=x.device).expand_as(chol)     # (K, D, D)
-    chol_inv = torch.linalg.solve_triangular(chol, eye, upper=False)  # (K, D, D)  L_k^-1
-    diff = x[:, None, :] - gmm.means[None, :, :]                 # (N, K, D)  x_n - mu_k
-    z = torch.einsum("kij,nkj->nki", chol_inv, diff)             # (N, K, D)  L_k^-1 (x_n - mu_k)
-    mahalanobis = (z**2).sum(dim=-1)                             # (N, K)  (x-mu)^T Sigma^-1 (x-mu)
-    log_det = 2 * torch.log(torch.diagonal(chol, dim1=-2, dim2=-1)).sum(-1)  # (K,)  log|Sigma_k|
-    # log N(x | mu, Sigma) = -1/2 [ D log(2 pi) + log|Sigma| + (x-mu)^T Sigma^-1 (x-mu) ]
-    log_normal = -0.5 * (n_dims * math.log(2 * math.pi) + log_det + mahalanobis)  # (N, K)
-    return torch.log(gmm.weights) + log_normal                  # (N, K)
+    chol = torch.linalg.cholesky(gmm.covs)                # (K, D, D)  Sigma = L L^T
+    eye = torch.eye(n_dims, device=x.device).expand_as(chol)
+    chol_inv = torch.linalg.solve_triangular(chol, eye, upper=False)  # L^-1
+    diff = x[:, None, :] - gmm.means[None, :, :]          # (N, K, D)  x_n - mu_k
+    z = torch.einsum("kij,nkj->nki", chol_inv, diff)      # (N, K, D)  L^-1 (x - mu)
+    maha = (z**2).sum(dim=-1)                             # (N, K)  (x-mu)^T Sigma^-1 (x-mu)
+    diag = torch.diagonal(chol, dim1=-2, dim2=-1)         # (K, D)
+    log_det = 2 * torch.log(diag).sum(dim=-1)             # (K,)  log|Sigma| = 2 sum log L_ii
+    # log N(x | mu, Sigma) = -1/2 [D log(2 pi) + log|Sigma| + (x-mu)^T Sigma^-1 (x-mu)]
+    log_normal = -0.5 * (n_dims * math.log(2 * math.pi) + log_det + maha)  # (N, K)
+    return torch.log(gmm.weights) + log_normal
 
 
 def log_likelihood(x: torch.Tensor, gmm: GaussianMixture) -> torch.Tensor:
@@ -85,9 +86,10 @@ def m_step(x: torch.Tensor, resp: torch.Tensor, reg_covar: float = 1e-6) -> Gaus
     weights = counts / n_points                           # (K,)   pi_k = N_k / N
     means = resp.T @ x / counts[:, None]                  # (K, D) mu_k = sum_n r_nk x_n / N_k
     diff = x[None, :, :] - means[:, None, :]              # (K, N, D)
-    # Sigma_k = sum_n r_nk (x_n - mu_k)(x_n - mu_k)^T / N_k  (+ a small ridge to stay invertible)
-    covs = torch.einsum("nk,kni,knj->kij", resp, diff, diff) / counts[:, None, None]  # (K, D, D)
-    covs = covs + reg_covar * torch.eye(n_dims, device=x.device)
+    # Sigma_k = sum_n r_nk (x_n - mu_k)(x_n - mu_k)^T / N_k
+    outer = torch.einsum("nk,kni,knj->kij", resp, diff, diff)  # (K, D, D)
+    covs = outer / counts[:, None, None]
+    covs = covs + reg_covar * torch.eye(n_dims, device=x.device)  # keeps Sigma invertible
     return GaussianMixture(weights, means, covs)
 # --8<-- [end:m_step]
 
@@ -96,15 +98,17 @@ def m_step(x: torch.Tensor, resp: torch.Tensor, reg_covar: float = 1e-6) -> Gaus
 def init_mixture(x: torch.Tensor, n_components: int, reg_covar: float = 1e-6,
                  kmeans_steps: int = 10) -> GaussianMixture:
     """Start from a few k-means steps: each point belongs to its nearest centre."""
-    centres = x[torch.randperm(x.shape[0], device=x.device)[:n_components]]  # (K, D)
+    one_hot = torch.nn.functional.one_hot
+    first = torch.randperm(x.shape[0], device=x.device)[:n_components]
+    centres = x[first]                                    # (K, D) K distinct points
     for _ in range(kmeans_steps):
-        nearest = torch.cdist(x, centres).argmin(dim=1)                    # (N,)
-        hard = torch.nn.functional.one_hot(nearest, n_components).to(x.dtype)  # (N, K)
-        counts = hard.sum(dim=0)[:, None]                                  # (K, 1)
-        # move each centre to the mean of its points (an empty cluster keeps its centre)
+        nearest = torch.cdist(x, centres).argmin(dim=1)   # (N,)
+        hard = one_hot(nearest, n_components).to(x.dtype)  # (N, K)
+        counts = hard.sum(dim=0)[:, None]                 # (K, 1)
+        # each centre moves to the mean of its points; an empty one stays put
         centres = torch.where(counts > 0, hard.T @ x / counts.clamp(min=1), centres)
     nearest = torch.cdist(x, centres).argmin(dim=1)
-    return m_step(x, torch.nn.functional.one_hot(nearest, n_components).to(x.dtype), reg_covar)
+    return m_step(x, one_hot(nearest, n_components).to(x.dtype), reg_covar)
 
 
 def fit_gmm(x: torch.Tensor, n_components: int, max_iter: int = 200, tol: float = 1e-4,
@@ -128,11 +132,11 @@ def fit_gmm(x: torch.Tensor, n_components: int, max_iter: int = 200, tol: float 
 def sample(gmm: GaussianMixture, n_samples: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Draw new points: k ~ Categorical(pi), then x = mu_k + L_k z with z ~ N(0, I)."""
     device = gmm.means.device
-    component = torch.multinomial(gmm.weights, n_samples, replacement=True)  # (S,)  k
-    z = torch.randn(n_samples, gmm.means.shape[1], 1, device=device)         # (S, D, 1)
-    chol = torch.linalg.cholesky(gmm.covs)                                    # (K, D, D)
-    x = gmm.means[component] + (chol[component] @ z).squeeze(-1)              # (S, D)
-    return x, component
+    k = torch.multinomial(gmm.weights, n_samples, replacement=True)  # (S,)
+    z = torch.randn(n_samples, gmm.means.shape[1], 1, device=device)  # (S, D, 1)
+    chol = torch.linalg.cholesky(gmm.covs)                # (K, D, D)
+    x = gmm.means[k] + (chol[k] @ z).squeeze(-1)          # (S, D)  x = mu_k + L_k z
+    return x, k
 # --8<-- [end:sample]
 
 
