@@ -138,7 +138,7 @@ def test_page_loads_cleanly_and_offline(browser, site_url, path, viewport):
 
 
 def test_content_tabs_switch_the_code_shown(browser, site_url, built_site):
-    page_path = next(p for p in site_pages(built_site) if "tabbed-set" in (built_site / p / "index.html").read_text())
+    page_path = next(p for p in site_pages(built_site) if 'class="tabbed-set' in (built_site / p / "index.html").read_text())
     visit = Visit(browser, site_url, page_path)
     try:
         tabs = visit.page.locator(".tabbed-set").first
