@@ -56,8 +56,22 @@ def render_math(content: str) -> str:
     return _ARITHMATEX.sub(replace, content)
 
 
+_TOC_INLINE = re.compile(r"\\\((?P<inline>.*?)\\\)", re.DOTALL)
+
+
+def _render_toc(items) -> None:
+    """Math in a heading: the table of contents shows MathML too, not raw LaTeX."""
+    for item in items:
+        if "\\(" in item.title:
+            item.title = _TOC_INLINE.sub(
+                lambda m: to_mathml(html.unescape(m.group("inline")).strip(), display=False), item.title
+            )
+        _render_toc(item.children)
+
+
 def on_page_content(html_content, page, config, files):
     try:
+        _render_toc(page.toc)
         return render_math(html_content)
     except MathError as error:
         raise MathError(f"{page.file.src_uri}: {error}") from None

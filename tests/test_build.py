@@ -78,3 +78,24 @@ def test_math_hook_reports_bad_formulas():
         mathml.to_mathml(r"\notacommand{x}", display=False)
     with pytest.raises(mathml.MathError, match="unbalanced braces"):
         mathml.to_mathml(r"\frac{1}{2", display=True)
+
+
+def test_notebook_hook_drops_scripts_from_other_hosts():
+    notebooks = load_hook("notebooks")
+    page = (
+        '<script src=""> </script>'
+        '<script src="https://cdn.example.org/mathjax.js"></script>'
+        '<script type="module">const m = await import("https://cdn.example.org/mermaid.esm.min.mjs");</script>'
+        '<script src="../assets/local.js"></script>'
+        "<script>console.log('inline and local')</script>"
+    )
+    cleaned = notebooks.strip_remote_scripts(page)
+    assert "example.org" not in cleaned and 'src=""' not in cleaned
+    assert "../assets/local.js" in cleaned and "inline and local" in cleaned
+
+
+def test_figure_registry_rejects_a_malformed_line(tmp_path):
+    figures = load_hook("figures")
+    (tmp_path / "figures.txt").write_text("img/a.png genai.module:function\nimg/b.png missing-the-function\n")
+    with pytest.raises(ValueError, match=r"figures.txt:2: expected"):
+        figures.read_registry(tmp_path)
