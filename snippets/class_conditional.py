@@ -18,40 +18,49 @@ from genai.gmm import GaussianMixture, fit_gmm, log_likelihood, sample
 
 @dataclass
 class ClassConditionalMixture:
-    priors: torch.Tensor                 # (C,)  p(y = c)
-    mixtures: list[GaussianMixture]      # C mixtures, mixture c models p(x | y = c)
+    priors: torch.Tensor             # (C,)  p(y = c)
+    mixtures: list[GaussianMixture]  # mixture c models p(x | y = c)
 
 
 # --8<-- [start:fit]
 def fit_class_conditional(
     x: torch.Tensor, y: torch.Tensor, n_components: int = 4
 ) -> ClassConditionalMixture:
-    """Fit p(x | y = c) on the points of class c alone, and p(y = c) by counting."""
+    """Fit p(x | y = c) on the points of class c, and p(y = c) by counting."""
     if y.shape != (x.shape[0],):
-        raise ValueError(f"need one label per point: x {tuple(x.shape)}, y {tuple(y.shape)}")
+        raise ValueError(f"need one label per point: x {tuple(x.shape)}, "
+                         f"y {tuple(y.shape)}")
     n_classes = int(y.max()) + 1
-    priors = torch.bincount(y, minlength=n_classes).float() / len(y)  # (C,)  N_c / N
-    mixtures = [fit_gmm(x[y == c], n_components)[0] for c in range(n_classes)]
+    # p(y = c) = N_c / N
+    priors = torch.bincount(y, minlength=n_classes).float() / len(y)  # (C,)
+    mixtures = [fit_gmm(x[y == c], n_components)[0]
+                for c in range(n_classes)]
     return ClassConditionalMixture(priors, mixtures)
 # --8<-- [end:fit]
 
 
 # --8<-- [start:sample_class]
-def sample_class(model: ClassConditionalMixture, label: int, n_samples: int) -> torch.Tensor:
+def sample_class(
+    model: ClassConditionalMixture, label: int, n_samples: int
+) -> torch.Tensor:
     """New points of one class: x ~ p(x | y = label). Shape (S, D)."""
     if not 0 <= label < len(model.mixtures):
-        raise ValueError(f"label must be in 0..{len(model.mixtures) - 1}, got {label}")
+        raise ValueError(f"label must be in 0..{len(model.mixtures) - 1}, "
+                         f"got {label}")
     return sample(model.mixtures[label], n_samples)[0]
 # --8<-- [end:sample_class]
 
 
 # --8<-- [start:bayes]
-def predict_proba(model: ClassConditionalMixture, x: torch.Tensor) -> torch.Tensor:
+def predict_proba(
+    model: ClassConditionalMixture, x: torch.Tensor
+) -> torch.Tensor:
     """p(y = c | x) by Bayes' rule: (N, C), rows sum to 1."""
+    # log p(c) + log p(x | c) for every class c: (N, C)
     log_joint = torch.stack(
-        [torch.log(prior) + log_likelihood(x, gmm)                # log p(c) + log p(x | c)
-         for prior, gmm in zip(model.priors, model.mixtures)], dim=1)  # (N, C)
-    return torch.softmax(log_joint, dim=1)                        # normalise over c
+        [torch.log(prior) + log_likelihood(x, gmm)
+         for prior, gmm in zip(model.priors, model.mixtures)], dim=1)
+    return torch.softmax(log_joint, dim=1)  # normalise over c
 # --8<-- [end:bayes]
 
 
@@ -67,7 +76,8 @@ if __name__ == "__main__":
           f"{lower_moon[:, 1].mean():.2f})")
     accuracy = (predict_proba(model, x_test).argmax(dim=1) == y_test).float().mean()
     print(f"held-out accuracy of the generative classifier: {accuracy:.3f}")
-    for bad in (lambda: sample_class(model, 2, 5), lambda: fit_class_conditional(x_train, y_test[:9])):
+    for bad in (lambda: sample_class(model, 2, 5),
+                lambda: fit_class_conditional(x_train, y_test[:9])):
         try:
             bad()
         except ValueError as err:

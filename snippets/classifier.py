@@ -1,7 +1,7 @@
 """A discriminative model: a small MLP that learns p(y | x) on 2-D points.
 
-It can label a point (which moon is it on?) but it has no way to make a new
-point: nothing in it describes where the points themselves lie.
+It can label a point (which moon is it on?), but it models only p(y | x):
+it has no p(x), no description of where the points lie, to sample from.
 
     python -m genai.classifier
 """
@@ -31,16 +31,19 @@ class MLPClassifier(nn.Module):
 
 # --8<-- [start:train]
 def train_classifier(
-    x: torch.Tensor, y: torch.Tensor, hidden: int = 32, steps: int = 300, lr: float = 0.02
+    x: torch.Tensor, y: torch.Tensor, hidden: int = 32, steps: int = 300,
+    lr: float = 0.02,
 ) -> MLPClassifier:
     """Full-batch Adam on the cross-entropy  -mean_n log p(y_n | x_n)."""
     if x.ndim != 2 or y.shape != (x.shape[0],):
-        raise ValueError(f"need x (N, D) and y (N,), got {tuple(x.shape)} and {tuple(y.shape)}")
+        raise ValueError(f"need x (N, D) and y (N,), got {tuple(x.shape)} "
+                         f"and {tuple(y.shape)}")
     model = MLPClassifier(x.shape[1], hidden, int(y.max()) + 1).to(x.device)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     for _ in range(steps):
         logits = model(x)                                    # (N, C)
-        loss = nn.functional.cross_entropy(logits, y)        # -mean log softmax(logits)[y]
+        # -mean_n log softmax(logits_n)[y_n]
+        loss = nn.functional.cross_entropy(logits, y)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()

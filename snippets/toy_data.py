@@ -18,18 +18,21 @@ from genai.device import get_device
 def make_moons(
     n_samples: int = 400, noise: float = 0.1, device: torch.device | None = None
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Two interleaving half circles. Returns x (N, 2) float32 and y (N,) int64."""
+    """Two interleaving half circles: x (N, 2) float32 and y (N,) int64."""
     if n_samples < 2:
         raise ValueError(f"make_moons needs n_samples >= 2, got {n_samples}")
     device = device or get_device()
     n_upper = n_samples // 2
     n_lower = n_samples - n_upper
-    t_upper = math.pi * torch.rand(n_upper, device=device)  # (N0,) angle in [0, pi)
+    # angles in [0, pi)
+    t_upper = math.pi * torch.rand(n_upper, device=device)  # (N0,)
     t_lower = math.pi * torch.rand(n_lower, device=device)  # (N1,)
     # upper moon: (cos t, sin t); lower moon: (1 - cos t, 0.5 - sin t)
-    upper = torch.stack([torch.cos(t_upper), torch.sin(t_upper)], dim=1)  # (N0, 2)
-    lower = torch.stack([1 - torch.cos(t_lower), 0.5 - torch.sin(t_lower)], dim=1)  # (N1, 2)
-    x = torch.cat([upper, lower]) + noise * torch.randn(n_samples, 2, device=device)  # (N, 2)
+    upper = torch.stack([torch.cos(t_upper), torch.sin(t_upper)], dim=1)
+    lower = torch.stack([1 - torch.cos(t_lower), 0.5 - torch.sin(t_lower)],
+                        dim=1)
+    x = torch.cat([upper, lower])                            # (N, 2)
+    x = x + noise * torch.randn(n_samples, 2, device=device)  # add noise
     y = torch.cat([
         torch.zeros(n_upper, dtype=torch.long, device=device),
         torch.ones(n_lower, dtype=torch.long, device=device),
@@ -48,21 +51,25 @@ def make_blobs(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Round Gaussian clouds, one class per centre. Returns x (N, 2), y (N,)."""
     device = device or get_device()
-    centres = torch.tensor(centers, dtype=torch.float32, device=device)  # (C, 2)
-    y = torch.randint(len(centres), (n_samples,), device=device)  # (N,) class of each point
-    x = centres[y] + std * torch.randn(n_samples, 2, device=device)  # x = c_y + std * z
+    centres = torch.tensor(centers, dtype=torch.float32,
+                           device=device)                   # (C, 2)
+    # the class of each point, then x = c_y + std * z
+    y = torch.randint(len(centres), (n_samples,), device=device)  # (N,)
+    x = centres[y] + std * torch.randn(n_samples, 2, device=device)
     return x, y
 # --8<-- [end:make_blobs]
 
 
 # --8<-- [start:chapter_data]
 def moons_train_test(
-    seed: int = 0, n_samples: int = 400, noise: float = 0.15, device: torch.device | None = None
+    seed: int = 0, n_samples: int = 400, noise: float = 0.15,
+    device: torch.device | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    """The chapter's data set: a training set and a held-out set, drawn independently."""
+    """The chapter's data: a training set and an independent held-out set."""
     torch.manual_seed(seed)
     x_train, y_train = make_moons(n_samples, noise, device)  # (N, 2), (N,)
-    x_test, y_test = make_moons(n_samples, noise, device)    # fresh draws, same distribution
+    # fresh draws from the same distribution
+    x_test, y_test = make_moons(n_samples, noise, device)
     return x_train, y_train, x_test, y_test
 # --8<-- [end:chapter_data]
 
