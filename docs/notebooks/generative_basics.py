@@ -46,12 +46,14 @@ print(f"Running on: {device}")
 # same two moons. Try a larger `noise`, or fewer points.
 
 # %%
-x_train, y_train, x_test, y_test = moons_train_test(seed=0, n_samples=400, noise=0.15, device=device)
+x_train, y_train, x_test, y_test = moons_train_test(
+    seed=0, n_samples=400, noise=0.15, device=device)
 
 fig, ax = plt.subplots(figsize=(6, 3.5))
 for c, colour in enumerate(["#4477AA", "#EE6677"]):
     points = x_train[y_train == c].cpu()
-    ax.scatter(points[:, 0], points[:, 1], s=10, color=colour, label=f"class {c}")
+    ax.scatter(points[:, 0], points[:, 1], s=10, color=colour,
+               label=f"class {c}")
 ax.set_title("Training points")
 ax.legend()
 plt.show()
@@ -68,7 +70,8 @@ print(f"training accuracy {accuracy(classifier, x_train, y_train):.3f}")
 print(f"held-out accuracy {accuracy(classifier, x_test, y_test):.3f}")
 
 # a grid of points covering the plot, to colour every location
-g1, g2 = torch.meshgrid(torch.linspace(-2, 3, 150), torch.linspace(-1.5, 2, 150), indexing="xy")
+g1, g2 = torch.meshgrid(torch.linspace(-2, 3, 150),
+                        torch.linspace(-1.5, 2, 150), indexing="xy")
 grid = torch.stack([g1.flatten(), g2.flatten()], dim=1).to(device)  # (G, 2)
 p_class1 = predict_proba(classifier, grid)[:, 1].reshape(g1.shape).cpu()
 
@@ -83,19 +86,24 @@ plt.show()
 # ## 3. A generative model
 #
 # A mixture of 8 Gaussians, fitted with EM to the points without their labels.
-# The list `history` holds the mean log-likelihood after each EM iteration:
-# it never goes down.
+# The list `history` holds the mean log-likelihood computed in each E-step,
+# that is, with the parameters before that iteration's M-step: it never goes
+# down. `fit_gmm` starts EM from random points chosen with `seed` (0 unless
+# you pass another), so this fit gives the same numbers as the chapter's
+# pages. Try `seed=1`: the digits change a little.
 
 # %%
 gmm, history = fit_gmm(x_train, n_components=8)
 print(f"EM iterations: {len(history)}")
-print(f"mean log-likelihood, training points: {log_likelihood(x_train, gmm).mean():.3f}")
-print(f"mean log-likelihood, held-out points: {log_likelihood(x_test, gmm).mean():.3f}")
+train_ll = log_likelihood(x_train, gmm).mean()
+test_ll = log_likelihood(x_test, gmm).mean()
+print(f"mean log-likelihood, training points: {train_ll:.3f}")
+print(f"mean log-likelihood, held-out points: {test_ll:.3f}")
 
 fig, ax = plt.subplots(figsize=(6, 2.5))
 ax.plot(range(1, len(history) + 1), history, marker=".")
 ax.set_xlabel("EM iteration")
-ax.set_ylabel("mean log-likelihood")
+ax.set_ylabel("mean log-likelihood\n(after each E-step)")
 plt.show()
 
 # %% [markdown]
@@ -109,19 +117,24 @@ log_px = log_likelihood(grid, gmm).reshape(g1.shape).cpu()
 
 fig, ax = plt.subplots(figsize=(6, 3.5))
 ax.contourf(g1, g2, log_px.clamp(min=-6), levels=12, cmap="Purples", alpha=0.7)
-ax.scatter(x_train[:, 0].cpu(), x_train[:, 1].cpu(), s=6, color="0.45", label="training points")
-ax.scatter(new_points[:, 0].cpu(), new_points[:, 1].cpu(), s=8, color="#228833", label="new samples")
-ax.scatter(gmm.means[:, 0].cpu(), gmm.means[:, 1].cpu(), marker="x", s=60, color="black", label="centres")
+ax.scatter(x_train[:, 0].cpu(), x_train[:, 1].cpu(), s=6, color="0.45",
+           label="training points")
+ax.scatter(new_points[:, 0].cpu(), new_points[:, 1].cpu(), s=8,
+           color="#228833", label="new samples")
+ax.scatter(gmm.means[:, 0].cpu(), gmm.means[:, 1].cpu(), marker="x", s=60,
+           color="black", label="centres")
 ax.set_title("Mixture: log-density and new samples")
-ax.legend(loc="lower left", fontsize=8)
+ax.legend(loc="lower left", fontsize=10)
 plt.show()
 
 # %% [markdown]
 # ## 4. How many components?
 #
 # Fit a mixture for several numbers of components and score each one on the
-# training points and on the held-out points. The training score keeps
-# improving; the held-out score tells you when extra components stop helping.
+# training points and on the held-out points. The training score rises with K;
+# the held-out score tells you when extra components stop helping. Near its
+# top the held-out curve is flat, so take the smallest K that scores about
+# as well as the best.
 
 # %%
 ks = [1, 2, 3, 4, 6, 8, 10, 12, 16, 20]
@@ -130,7 +143,8 @@ for k in ks:
     model, _ = fit_gmm(x_train, n_components=k)
     train_scores.append(log_likelihood(x_train, model).mean().item())
     test_scores.append(log_likelihood(x_test, model).mean().item())
-    print(f"K = {k:2d}: train {train_scores[-1]:.3f}, held-out {test_scores[-1]:.3f}")
+    print(f"K = {k:2d}: train {train_scores[-1]:.3f}, "
+          f"held-out {test_scores[-1]:.3f}")
 
 best = ks[max(range(len(ks)), key=lambda i: test_scores[i])]
 print(f"best K on held-out data: {best}")
@@ -138,6 +152,7 @@ print(f"best K on held-out data: {best}")
 fig, ax = plt.subplots(figsize=(6, 3))
 ax.plot(ks, train_scores, "o-", label="training points")
 ax.plot(ks, test_scores, "s-", label="held-out points")
+ax.set_xticks(ks)
 ax.set_xlabel("number of components K")
 ax.set_ylabel("mean log-likelihood")
 ax.legend()
@@ -146,7 +161,8 @@ plt.show()
 # %% [markdown]
 # ## Things to try
 #
-# - Set `noise=0.3` in the first cell. Does the best number of components change?
+# - Set `noise=0.3` in the first cell. Does the best number of components
+#   change?
 # - Fit a mixture with as many components as training points
 #   (`n_components=len(x_train)`). Compare its training and held-out scores.
 # - Draw 5 points from the mixture with `sample(gmm, 5)` and print them next to
