@@ -1,7 +1,8 @@
 """Shared set-up for the whole suite.
 
-* Samples run on the CPU in tests (COURSE_DEVICE=cpu) so that printed numbers
-  are the same on every machine; the device helper itself is tested separately.
+* (The CPU-only setting and the check that `genai` is this checkout live in
+  the conftest.py at the top of the repository, which the pages' code blocks
+  see too.)
 * Coverage of snippets/ is recorded while the suite runs (in this process and
   in every snippet run as a script), so the guard can tell whether the lines a
   page shows really ran.
@@ -17,15 +18,34 @@ from pathlib import Path
 
 import pytest
 
-os.environ.setdefault("COURSE_DEVICE", "cpu")
-os.environ.setdefault("MPLBACKEND", "Agg")
 
 from support import GUARD_FILE, ROOT, SNIPPET_TIMEOUT_S, CoverageRecorder
+
+
+class PassedBlocks(set):
+    """{(page, fence line)} of the pages' code blocks that passed in this session.
+
+    Registered as a plugin (not a conftest hook) so that it hears the reports
+    of the items in docs/ too; the guard counts only these blocks.
+    """
+
+    def __init__(self, rootpath: Path):
+        super().__init__()
+        self.rootpath = rootpath
+
+    def pytest_runtest_logreport(self, report):
+        if report.when == "call" and report.passed and "::line " in report.nodeid:
+            path, _, name = report.nodeid.partition("::")
+            self.add(((self.rootpath / path).resolve(), int(name.split()[1])))
+
+    __hash__ = object.__hash__
 
 
 def pytest_configure(config):
     config.course_coverage = CoverageRecorder()
     config.course_guard_report = None
+    config.course_passed_blocks = PassedBlocks(config.rootpath)
+    config.pluginmanager.register(config.course_passed_blocks, "course-passed-blocks")
 
 
 def pytest_unconfigure(config):

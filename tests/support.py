@@ -23,14 +23,15 @@ class CoverageRecorder:
         self.live = None
         if sys.gettrace() is None:  # not already under a debugger or coverage run
             self.live = coverage.Coverage(
-                data_file=str(self.directory / ".coverage.pytest"), source=[str(SNIPPETS)]
+                data_file=str(self.directory / ".coverage.pytest"), source=[str(SNIPPETS)],
+                config_file=False,
             )
             self.live.start()
 
     def script_command(self, module: str) -> list[str]:
         data_file = self.directory / f".coverage.{module}"
         return [sys.executable, "-m", "coverage", "run", f"--data-file={data_file}",
-                f"--source={SNIPPETS}", "-m", module]
+                f"--source={SNIPPETS}", "--rcfile=/dev/null", "-m", module]
 
     def combined(self) -> Path:
         """Save what this process recorded and merge every data file."""

@@ -137,6 +137,10 @@ def test_page_loads_cleanly_and_offline(browser, site_url, path, viewport):
         visit.close()
 
 
+VISIBLE_CODE = """set => [...set.querySelectorAll('pre code')]
+    .filter(code => code.offsetParent !== null).map(code => code.innerText).join('\\n')"""
+
+
 def test_content_tabs_switch_the_code_shown(browser, site_url, built_site):
     page_path = next(p for p in site_pages(built_site) if 'class="tabbed-set' in (built_site / p / "index.html").read_text())
     visit = Visit(browser, site_url, page_path)
@@ -146,8 +150,11 @@ def test_content_tabs_switch_the_code_shown(browser, site_url, built_site):
         assert labels.count() >= 2
         panels = tabs.locator(".tabbed-content > .tabbed-block")
         assert panels.nth(0).is_visible() and not panels.nth(1).is_visible()
+        before = visit.page.evaluate(VISIBLE_CODE, tabs.element_handle())
         labels.nth(1).click()
         assert panels.nth(1).is_visible() and not panels.nth(0).is_visible()
+        after = visit.page.evaluate(VISIBLE_CODE, tabs.element_handle())
+        assert before and after and before != after, "switching the tab did not change the code shown"
         assert not visit.errors
     finally:
         visit.close()

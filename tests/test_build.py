@@ -34,7 +34,8 @@ def test_every_page_is_built(built_site):
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem)
 def test_notebook_is_executed_with_outputs_and_links(built_site, notebook):
     page = (built_site / "notebooks" / notebook.stem / "index.html").read_text()
-    assert "jp-OutputArea-output" in page, "the notebook page shows no executed output"
+    assert 'class="jp-OutputArea-output' in page, "the notebook page shows no executed output"
+    assert re.search(r'<img\b[^>]*\bsrc="data:image/png', page), "the notebook page shows no plot"
     assert 'href="https://colab.research.google.com/github/' in page
     assert f"{notebook.stem}.ipynb" in page
     downloaded = json.loads((built_site / "notebooks" / f"{notebook.stem}.ipynb").read_text())
