@@ -38,6 +38,11 @@ def to_mathml(latex: str, display: bool) -> str:
     unknown = re.findall(r"<mi>(\\[A-Za-z]+)</mi>", mathml)
     if unknown:
         raise MathError(f"unknown LaTeX command {unknown[0]} in formula: {latex!r}")
+    if "<mi>&</mi>" in mathml:
+        raise MathError(
+            "an alignment '&' that latex2mathml does not lay out (it has no 'aligned'); "
+            f"use \\begin{{array}}{{rl}} ... \\end{{array}} instead, in formula: {latex!r}"
+        )
     # Keep the source for screen readers, copy-paste and search.
     return mathml.replace("<math ", f'<math alttext="{html.escape(latex, quote=True)}" ', 1)
 

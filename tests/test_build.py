@@ -34,7 +34,7 @@ def test_every_page_is_built(built_site):
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem)
 def test_notebook_is_executed_with_outputs_and_links(built_site, notebook):
     page = (built_site / "notebooks" / notebook.stem / "index.html").read_text()
-    assert 'class="jp-OutputArea-output' in page, "the notebook page shows no executed output"
+    assert re.search(r'class="[^"]*\bjp-OutputArea-output\b', page), "the notebook page shows no executed output"
     assert re.search(r'<img\b[^>]*\bsrc="data:image/png', page), "the notebook page shows no plot"
     assert 'href="https://colab.research.google.com/github/' in page
     assert f"{notebook.stem}.ipynb" in page
@@ -77,6 +77,9 @@ def test_math_hook_reports_bad_formulas():
     assert "<mfrac>" in mathml.to_mathml(r"\frac{1}{2}", display=False)
     with pytest.raises(mathml.MathError, match="unknown LaTeX command"):
         mathml.to_mathml(r"\notacommand{x}", display=False)
+    with pytest.raises(mathml.MathError, match="alignment"):
+        mathml.to_mathml(r"\begin{aligned} a &= b \\ c &= d \end{aligned}", display=True)
+    assert "<mtable>" in mathml.to_mathml(r"\begin{array}{rl} a &= b \\ c &= d \end{array}", display=True)
     with pytest.raises(mathml.MathError, match="unbalanced braces"):
         mathml.to_mathml(r"\frac{1}{2", display=True)
 
