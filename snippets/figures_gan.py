@@ -203,13 +203,6 @@ def plot_interpolation(path: pathlib.Path) -> None:
 
 
 if __name__ == "__main__":
-    import tempfile
-    import time
+    from genai.drawing import figures_main
 
-    torch.manual_seed(0)
-    with tempfile.TemporaryDirectory() as folder:
-        for name, plot in sorted(globals().items()):
-            if name.startswith("plot_"):
-                start = time.perf_counter()
-                plot(pathlib.Path(folder) / f"{name}.png")
-                print(f"{name}: {time.perf_counter() - start:.1f} s")
+    figures_main(globals())

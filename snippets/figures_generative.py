@@ -237,16 +237,6 @@ def plot_gpt_sizes(path: pathlib.Path) -> None:
 
 
 if __name__ == "__main__":
-    import tempfile
-    import time
+    from genai.drawing import figures_main
 
-    matplotlib.use("Agg")
-    plots = [plot_discriminative_vs_generative, plot_samples_are_new, plot_heldout_curve,
-             plot_class_conditional, plot_sampling_families, plot_gpt_sizes]
-    with tempfile.TemporaryDirectory() as folder:
-        for plot in plots:
-            start = time.perf_counter()
-            out = pathlib.Path(folder) / f"{plot.__name__.removeprefix('plot_')}.png"
-            plot(out)
-            print(f"{out.name}: {out.stat().st_size // 1024} KiB "
-                  f"in {time.perf_counter() - start:.1f} s")
+    figures_main(globals())

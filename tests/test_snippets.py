@@ -1,8 +1,11 @@
 """Every file in snippets/ runs as a script (`python -m genai.<name>`) on the CPU."""
 
+import subprocess
+import sys
+
 import pytest
 
-from support import snippet_modules
+from support import ROOT, snippet_modules
 
 
 @pytest.mark.parametrize("module", snippet_modules())
@@ -11,3 +14,11 @@ def test_snippet_runs_as_a_script(module, run_snippet):
     print(result.stdout)
     assert result.returncode == 0, f"python -m {module} failed:\n{result.stdout}\n{result.stderr}"
     assert result.stdout.strip(), f"python -m {module} printed nothing: a demo should show its result"
+
+
+def test_a_figures_module_draws_on_request(tmp_path, run_snippet):
+    """`python -m genai.figures_<chapter>` lists its figures; with a folder it draws them."""
+    assert "plot_gpt_sizes" in run_snippet("genai.figures_generative").stdout
+    subprocess.run([sys.executable, "-m", "genai.figures_generative", str(tmp_path), "plot_gpt_sizes"],
+                   cwd=ROOT, check=True, capture_output=True)
+    assert (tmp_path / "gpt_sizes.png").stat().st_size > 1000

@@ -1,0 +1,48 @@
+"""The command line of a chapter's figures module (genai.figures_*).
+
+    python -m genai.figures_gan                  # list the figures it can draw
+    python -m genai.figures_gan out/             # draw all of them into out/
+    python -m genai.figures_gan out/ plot_losses # draw some of them
+
+The site build draws every registered figure itself (hooks/figures.py); this
+is for looking at one while you work on it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+
+def figures_main(namespace: dict, argv: list[str] | None = None) -> None:
+    """List or draw the plot_* functions of a figures module."""
+    plots = {name: f for name, f in namespace.items() if name.startswith("plot_") and callable(f)}
+    parser = argparse.ArgumentParser(prog=f"python -m {namespace['__spec__'].name}",
+                                     description="List or draw this chapter's figures.")
+    parser.add_argument("out", nargs="?", type=Path, help="folder to draw the figures into")
+    parser.add_argument("names", nargs="*", help="which figures (default: all)")
+    args = parser.parse_args(argv)
+    if args.out is None:
+        for name, plot in sorted(plots.items()):
+            summary = (plot.__doc__ or "").strip().splitlines()[:1]
+            print(f"{name}: {summary[0] if summary else ''}")
+        print(f"draw them with: {parser.prog} OUTPUT_FOLDER [NAME ...]")
+        return
+    unknown = sorted(set(args.names) - set(plots))
+    if unknown:
+        parser.error(f"no figure named {', '.join(unknown)}; choose from {', '.join(sorted(plots))}")
+    args.out.mkdir(parents=True, exist_ok=True)
+    for name in args.names or sorted(plots):
+        start = time.perf_counter()
+        path = args.out / f"{name.removeprefix('plot_')}.png"
+        plots[name](path)
+        print(f"{path}: {time.perf_counter() - start:.1f} s")
+
+
+if __name__ == "__main__":
+
+    def plot_example(path: Path) -> None:
+        """A made-up figure, to show the listing."""
+
+    figures_main({"__spec__": __spec__, "plot_example": plot_example})
