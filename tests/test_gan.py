@@ -49,6 +49,13 @@ def test_resumed_run_matches_uninterrupted_run(ring, tmp_path):
         assert torch.equal(a, b)
 
 
+def test_snapshots_record_the_generator_during_training(ring):
+    run = train_gan(ring, dataclasses.replace(TINY, steps=10), snapshot_at=(5, 10))
+    assert sorted(run.snapshots) == [5, 10]
+    assert run.snapshots[5].shape[1] == 2
+    assert not torch.equal(run.snapshots[5], run.snapshots[10])
+
+
 def test_checkpoint_of_another_configuration(ring, tmp_path):
     path = tmp_path / "gan.pt"
     train_gan(ring, TINY, checkpoint=path)
