@@ -11,8 +11,34 @@ is for looking at one while you work on it.
 from __future__ import annotations
 
 import argparse
+import functools
 import time
 from pathlib import Path
+
+import matplotlib
+from matplotlib.figure import Figure
+
+# The course's figure style. Sizes are in points; figures are scaled down to a
+# phone's width, so the text starts large enough to stay readable there.
+DPI = 150
+FONTS = {"font.size": 12, "axes.titlesize": 12, "axes.labelsize": 12,
+         "legend.fontsize": 11, "xtick.labelsize": 11, "ytick.labelsize": 11}
+
+
+def course_style(plot):
+    """Decorator: draw the figure with the course's font sizes."""
+    @functools.wraps(plot)
+    def wrapper(*args, **kwargs):
+        with matplotlib.rc_context(FONTS):
+            return plot(*args, **kwargs)
+    return wrapper
+
+
+def save_figure(fig: Figure, path: str | Path) -> None:
+    """Write a figure as the site shows it: white background, tight, DPI dots per inch."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=DPI, facecolor="white", bbox_inches="tight")
 
 
 def figures_main(namespace: dict, argv: list[str] | None = None) -> None:

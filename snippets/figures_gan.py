@@ -10,11 +10,11 @@ The site's build hook calls them through docs/gans/figures.txt.
 import functools
 import pathlib
 
-import matplotlib
 import torch
 from matplotlib.figure import Figure
 
 from genai.device import get_device
+from genai.drawing import course_style, save_figure
 from genai.gan import (COLLAPSE, DIGITS, RING, generate, load_digits_tensor,
                        ring_modes, ring_of_gaussians, ring_quality, sample,
                        sample_latent, train_gan)
@@ -22,24 +22,7 @@ from genai.gan import (COLLAPSE, DIGITS, RING, generate, load_digits_tensor,
 REAL_COLOUR = "0.6"
 SAMPLE_COLOUR = "#228833"
 D_COLOUR, G_COLOUR = "#4477AA", "#EE6677"
-DPI = 150
-FONTS = {"font.size": 12, "axes.titlesize": 12, "axes.labelsize": 12,
-         "legend.fontsize": 11, "xtick.labelsize": 11, "ytick.labelsize": 11}
 SNAPSHOTS = (1, 300, 1000, 3000)
-
-
-def _fonts(plot):
-    @functools.wraps(plot)
-    def wrapper(*args, **kwargs):
-        with matplotlib.rc_context(FONTS):
-            return plot(*args, **kwargs)
-    return wrapper
-
-
-def _save(fig: Figure, path: pathlib.Path) -> None:
-    path = pathlib.Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=DPI, facecolor="white", bbox_inches="tight")
 
 
 def _one_thread(train):
@@ -87,7 +70,7 @@ def _ring_axes(ax, title: str) -> None:
     ax.set_title(title)
 
 
-@_fonts
+@course_style
 def plot_ring_training(path: pathlib.Path) -> None:
     """Generated points (green) over the real ring (grey), during training."""
     run, real = _ring_run(), _ring_data().cpu()
@@ -99,10 +82,10 @@ def plot_ring_training(path: pathlib.Path) -> None:
         ax.scatter(*fake.T, s=4, color=SAMPLE_COLOUR, alpha=0.5)
         _ring_axes(ax, f"step {step}: {covered}/8 modes, "
                        f"{quality:.0%} good")
-    _save(fig, path)
+    save_figure(fig, path)
 
 
-@_fonts
+@course_style
 def plot_losses(path: pathlib.Path) -> None:
     """Both losses over training, smoothed over 50 steps."""
     run = _ring_run()
@@ -122,10 +105,10 @@ def plot_losses(path: pathlib.Path) -> None:
     ax.set_ylabel("loss")
     ax.grid(alpha=0.3)
     ax.legend(ncols=2, loc="upper right")
-    _save(fig, path)
+    save_figure(fig, path)
 
 
-@_fonts
+@course_style
 def plot_decision_surface(path: pathlib.Path) -> None:
     """D(x) over the plane at the end of training, with real and fake points."""
     run, real = _ring_run(), _ring_data().cpu()
@@ -145,10 +128,10 @@ def plot_decision_surface(path: pathlib.Path) -> None:
     ax.scatter(*fake.T, s=3, color="#FFDD44", label="generated")
     _ring_axes(ax, "The discriminator after training")
     ax.legend(loc="lower left")
-    _save(fig, path)
+    save_figure(fig, path)
 
 
-@_fonts
+@course_style
 def plot_collapse(path: pathlib.Path) -> None:
     """The default run beside the collapsing one, same data and networks."""
     real = _ring_data().cpu()
@@ -162,7 +145,7 @@ def plot_collapse(path: pathlib.Path) -> None:
         ax.scatter(*fake.T, s=4, color=SAMPLE_COLOUR, alpha=0.5)
         ax.scatter(*ring_modes().T, s=30, marker="+", color="black")
         _ring_axes(ax, f"{name}: {covered}/8 modes")
-    _save(fig, path)
+    save_figure(fig, path)
 
 
 def _image_row(axes, images: torch.Tensor) -> None:
@@ -171,7 +154,7 @@ def _image_row(axes, images: torch.Tensor) -> None:
         ax.set_axis_off()
 
 
-@_fonts
+@course_style
 def plot_digits(path: pathlib.Path) -> None:
     """Real digits (top two rows) and generated ones (the rest)."""
     run = _digits_run()
@@ -183,10 +166,10 @@ def plot_digits(path: pathlib.Path) -> None:
     _image_row(axes[2:].flat, fake)
     axes[0, 0].set_title("real", loc="left")
     axes[2, 0].set_title("generated", loc="left")
-    _save(fig, path)
+    save_figure(fig, path)
 
 
-@_fonts
+@course_style
 def plot_interpolation(path: pathlib.Path) -> None:
     """G along straight lines between pairs of latent points."""
     run = _digits_run()
@@ -199,7 +182,7 @@ def plot_interpolation(path: pathlib.Path) -> None:
         # z(t) = (1 - t) z0 + t z1
         z = (1 - t) * z0 + t * z1
         _image_row(axes[row], generate(run.generator, z))
-    _save(fig, path)
+    save_figure(fig, path)
 
 
 if __name__ == "__main__":

@@ -6,10 +6,8 @@ site's build hook calls them through docs/generative-models/figures.txt.
     python -m genai.figures_generative   # writes every figure into a temporary folder
 """
 
-import functools
 import pathlib
 
-import matplotlib
 import torch
 from matplotlib.figure import Figure
 from matplotlib.patches import FancyBboxPatch
@@ -18,6 +16,7 @@ from genai.class_conditional import fit_class_conditional, sample_class
 from genai.class_conditional import predict_proba as bayes_proba
 from genai.classifier import predict_proba, train_classifier
 from genai.device import get_device
+from genai.drawing import course_style, save_figure
 from genai.gmm import fit_gmm, log_likelihood, sample
 from genai.memorisation import heldout_curve, nearest_distance
 from genai.milestones import PUBLISHED_PARAMETERS
@@ -25,20 +24,6 @@ from genai.toy_data import moons_train_test
 
 CLASS_COLOURS = ("#4477AA", "#EE6677")  # blue and red, readable for colour-blind readers
 SAMPLE_COLOUR = "#228833"               # green: points a model made up
-DPI = 150
-# sizes in points; the figures are scaled down to a phone's width, so the
-# text starts large enough to stay readable there
-FONTS = {"font.size": 12, "axes.titlesize": 12, "axes.labelsize": 12,
-         "legend.fontsize": 11, "xtick.labelsize": 11, "ytick.labelsize": 11}
-
-
-def _fonts(plot):
-    """Draw the figure with the course's font sizes."""
-    @functools.wraps(plot)
-    def wrapper(*args, **kwargs):
-        with matplotlib.rc_context(FONTS):
-            return plot(*args, **kwargs)
-    return wrapper
 
 
 def _grid(x: torch.Tensor, steps: int = 200, margin: float = 0.5):
@@ -58,13 +43,7 @@ def _scatter_classes(ax, x: torch.Tensor, y: torch.Tensor, **kwargs) -> None:
         ax.scatter(x[y == c, 0], x[y == c, 1], s=10, color=colour, label=f"class {c}", **kwargs)
 
 
-def _save(fig: Figure, path: pathlib.Path) -> None:
-    path = pathlib.Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=DPI, facecolor="white", bbox_inches="tight")
-
-
-@_fonts
+@course_style
 def plot_discriminative_vs_generative(path: pathlib.Path) -> None:
     """Left: a classifier's p(y=1 | x). Right: a mixture's p(x) and samples from it."""
     device = get_device()
@@ -94,10 +73,10 @@ def plot_discriminative_vs_generative(path: pathlib.Path) -> None:
         ax.set_xlabel("x1")
         ax.set_aspect("equal")
     left.set_ylabel("x2")
-    _save(fig, path)
+    save_figure(fig, path)
 
 
-@_fonts
+@course_style
 def plot_samples_are_new(path: pathlib.Path) -> None:
     """Samples of a K=8 mixture vs a K=N mixture, and their distance to the data."""
     device = get_device()
@@ -127,10 +106,10 @@ def plot_samples_are_new(path: pathlib.Path) -> None:
     hist.set_ylabel("count")
     hist.legend(loc="upper left")
     hist.set_title("How far from the data?")
-    _save(fig, path)
+    save_figure(fig, path)
 
 
-@_fonts
+@course_style
 def plot_heldout_curve(path: pathlib.Path) -> None:
     """Mean log-likelihood on training and held-out points against K."""
     device = get_device()
@@ -151,10 +130,10 @@ def plot_heldout_curve(path: pathlib.Path) -> None:
     ax.set_xticks(range(2, 21, 2))
     ax.grid(alpha=0.3)
     ax.legend()
-    _save(fig, path)
+    save_figure(fig, path)
 
 
-@_fonts
+@course_style
 def plot_class_conditional(path: pathlib.Path) -> None:
     """Samples drawn for each class, and the boundary that Bayes' rule gives."""
     device = get_device()
@@ -173,10 +152,10 @@ def plot_class_conditional(path: pathlib.Path) -> None:
     ax.set_title("Samples of each class; black line: p(y=1 | x) = 0.5")
     ax.set_aspect("equal")
     ax.legend(loc="lower left")
-    _save(fig, path)
+    save_figure(fig, path)
 
 
-@_fonts
+@course_style
 def plot_sampling_families(path: pathlib.Path) -> None:
     """A schematic: how each family of generative models turns randomness into data."""
     rows = [
@@ -213,10 +192,10 @@ def plot_sampling_families(path: pathlib.Path) -> None:
                 ax.annotate("", (x, y), (x - gap, y),
                             arrowprops={"arrowstyle": "->"})
     ax.set_title("Five ways to turn randomness into data\n(purple: the learned part)")
-    _save(fig, path)
+    save_figure(fig, path)
 
 
-@_fonts
+@course_style
 def plot_gpt_sizes(path: pathlib.Path) -> None:
     """Published parameter counts of GPT, GPT-2 and GPT-3 on a log scale."""
     names = list(PUBLISHED_PARAMETERS)
@@ -233,7 +212,7 @@ def plot_gpt_sizes(path: pathlib.Path) -> None:
                     xytext=(0, 3), textcoords="offset points")
     ax.set_ylim(1e7, 1e12)
     ax.set_title("Published sizes of the first three GPT models")
-    _save(fig, path)
+    save_figure(fig, path)
 
 
 if __name__ == "__main__":

@@ -96,7 +96,10 @@ class Visit:
         self.page.on("pageerror", lambda exc: self.errors.append(str(exc)))
         self.page.goto(f"{site_url}/{path}", wait_until="networkidle")
 
-    def close(self):
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
         self.context.close()
 
 
@@ -122,8 +125,7 @@ def _pages():
 @pytest.mark.parametrize("viewport", VIEWPORTS)
 @pytest.mark.parametrize("path", _pages(), ids=lambda p: p or "home")
 def test_page_loads_cleanly_and_offline(browser, site_url, path, viewport):
-    visit = Visit(browser, site_url, path, viewport)
-    try:
+    with Visit(browser, site_url, path, viewport) as visit:
         assert visit.page.locator("h1").first.is_visible(), "the page has no visible title"
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         name = (path.strip("/").replace("/", "__") or "home") + f"--{viewport}.png"
@@ -133,8 +135,6 @@ def test_page_loads_cleanly_and_offline(browser, site_url, path, viewport):
         # Nothing sticks out sideways on a phone: wide code and math scroll inside their boxes.
         overflow = visit.page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
         assert overflow <= 1, f"the page is {overflow}px wider than the screen"
-    finally:
-        visit.close()
 
 
 VISIBLE_CODE = """set => [...set.querySelectorAll('pre code')]
@@ -143,8 +143,7 @@ VISIBLE_CODE = """set => [...set.querySelectorAll('pre code')]
 
 def test_content_tabs_switch_the_code_shown(browser, site_url, built_site):
     page_path = next(p for p in site_pages(built_site) if 'class="tabbed-set' in (built_site / p / "index.html").read_text())
-    visit = Visit(browser, site_url, page_path)
-    try:
+    with Visit(browser, site_url, page_path) as visit:
         tabs = visit.page.locator(".tabbed-set").first
         labels = tabs.locator(".tabbed-labels > label")
         assert labels.count() >= 2
@@ -156,29 +155,23 @@ def test_content_tabs_switch_the_code_shown(browser, site_url, built_site):
         after = visit.page.evaluate(VISIBLE_CODE, tabs.element_handle())
         assert before and after and before != after, "switching the tab did not change the code shown"
         assert not visit.errors
-    finally:
-        visit.close()
 
 
 def test_math_renders_without_errors(browser, site_url, built_site):
     page_path = next(p for p in site_pages(built_site) if "<math " in (built_site / p / "index.html").read_text())
-    visit = Visit(browser, site_url, page_path)
-    try:
+    with Visit(browser, site_url, page_path) as visit:
         formulas = visit.page.locator("math")
         assert formulas.count() > 0
         assert visit.page.locator("merror").count() == 0
         box = formulas.first.bounding_box()
         assert box and box["width"] > 0 and box["height"] > 0, "MathML was not laid out"
-    finally:
-        visit.close()
 
 
 def test_notebook_page_shows_executed_outputs(browser, site_url, built_site):
     notebooks = [p for p in site_pages(built_site) if p.startswith("notebooks/")]
     assert notebooks, "the site has no notebook page"
     for page_path in notebooks:
-        visit = Visit(browser, site_url, page_path)
-        try:
+        with Visit(browser, site_url, page_path) as visit:
             outputs = visit.page.locator(".jp-OutputArea-output")
             assert outputs.count() > 0 and outputs.first.is_visible()
             images = visit.page.locator(".jp-OutputArea-output img")
@@ -187,5 +180,3 @@ def test_notebook_page_shows_executed_outputs(browser, site_url, built_site):
                 "[...document.querySelectorAll('.jp-OutputArea-output img')].every(i => i.naturalWidth > 0)"
             )
             assert visit.page.get_by_role("link", name="Open in Colab").is_visible()
-        finally:
-            visit.close()
