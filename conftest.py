@@ -29,3 +29,42 @@ def pytest_configure(config):
             f"`import genai` finds {installed}, not this checkout's {expected}: the tests would "
             "run another copy of the course code. Run `pip install -e .` in this checkout."
         )
+    _start_fake_llm_api(config)
+
+
+# ---------------------------------------------------------------------------
+# LLM APIs: every sample talks to a local fake server (genai.fake_llm_server)
+# through the real SDKs. The environment variables are set for the whole
+# session (snippets run as scripts inherit them), so the code on a page,
+# `anthropic.Anthropic()`, is exactly the code that runs. COURSE_LIVE_API=1
+# (with real keys, never under CI) leaves the environment alone.
+# ---------------------------------------------------------------------------
+def live_api() -> bool:
+    return os.environ.get("COURSE_LIVE_API") == "1" and os.environ.get("CI") != "true"
+
+
+def _start_fake_llm_api(config):
+    config.fake_llm_server = None
+    os.environ.setdefault("COURSE_LOCAL_MODEL", "tiny-random")  # see genai.llm_api
+    if live_api():
+        return
+    from genai.fake_llm_server import FakeLLMServer
+
+    config.fake_llm_server = FakeLLMServer().start()
+    os.environ.update(config.fake_llm_server.env())
+
+
+def pytest_unconfigure(config):
+    server = getattr(config, "fake_llm_server", None)
+    if server is not None:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def fake_llm_server(pytestconfig):
+    """The session's fake API server (None in live mode): `.requests`, `.reset()`.
+
+    To script failures (`fail_next`), start your own `FakeLLMServer()` instead,
+    so other tests are not affected.
+    """
+    return pytestconfig.fake_llm_server

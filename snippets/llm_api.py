@@ -5,6 +5,7 @@
 
 # --8<-- [start:models]
 ANTHROPIC_MODEL = "claude-sonnet-5-5"
+OPENAI_MODEL = "gpt-5.4-mini"
 # --8<-- [end:models]
 
 if __name__ == "__main__":
