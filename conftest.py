@@ -46,6 +46,7 @@ def live_api() -> bool:
 def _start_fake_llm_api(config):
     config.fake_llm_server = None
     os.environ.setdefault("COURSE_LOCAL_MODEL", "tiny-random")  # see genai.llm_api
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # tests never download
     if live_api():
         return
     from genai.fake_llm_server import FakeLLMServer

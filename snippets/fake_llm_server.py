@@ -139,7 +139,7 @@ class FakeLLMServer:
         self.models = models if models is not None else known_models()
         self.delay = delay                # seconds before every answer
         self.stream_delay = stream_delay  # seconds between streamed events
-        self.requests: list[dict] = []    # what arrived: api, path, status
+        self.requests: list[dict] = []    # api, method, path, status, retry
         self._failures: list[tuple[int, float | None, str | None]] = []
         self._lock = threading.Lock()
         self._httpd: ThreadingHTTPServer | None = None
@@ -334,9 +334,10 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _log(self, status: int) -> None:
         with self.fake._lock:
-            self.fake.requests.append({"api": self._api(), "status": status,
-                                       "method": self.command,
-                                       "path": self.path})
+            self.fake.requests.append({
+                "api": self._api(), "method": self.command,
+                "path": self.path, "status": status,
+                "retry": int(self.headers.get("x-stainless-retry-count") or 0)})
 
     def _api(self) -> str:
         if self.path.startswith("/v1/messages") or \

@@ -1,0 +1,598 @@
+"""The LLM API chapter: the fake server speaks what the real SDKs expect,
+errors and retries behave as the pages say, keys never leak, and every
+model name the site shows is one the installed SDKs know and do not
+deprecate.
+
+Most tests start their own FakeLLMServer, so scripted failures never reach
+another test. The root conftest.py points the SDKs' environment variables
+at a session-wide server for the pages.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import re
+import typing
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import anthropic
+import openai
+import pytest
+
+from genai.fake_llm_server import (FALLBACK, REPLIES_DIR, FakeLLMServer,
+                                   FakeServerError, estimate_tokens,
+                                   load_replies, pieces)
+from genai.llm_api import (ANTHROPIC_MODEL, OPENAI_MODEL, PRICES,
+                           WEATHER_TOOL, MissingAPIKeyError, UnknownPriceError,
+                           build_tiny_chat_model, check_api_key,
+                           estimate_cost, get_weather, run_with_tools)
+
+ROOT = Path(__file__).resolve().parent.parent
+USER = [{"role": "user", "content": "What is generative AI?"}]
+RECORDINGS = [
+    {"prompt": "What is generative AI?", "reply": "Models that make things."},
+    {"prompt": "What is generative AI?", "system": "Answer like a pirate.",
+     "reply": "Arr, models that make things."},
+    {"prompt": "What is the weather in Paris?", "preamble": "Let me look.",
+     "tool_use": {"name": "get_weather", "input": {"city": "Paris"}},
+     "reply": "In Paris it is {result}."},
+]
+OPENAI_WEATHER_TOOL = {"type": "function", "function": {
+    "name": "get_weather", "description": WEATHER_TOOL["description"],
+    "parameters": WEATHER_TOOL["input_schema"]}}
+
+
+@pytest.fixture
+def server():
+    with FakeLLMServer(replies=RECORDINGS) as fake:
+        yield fake
+
+
+def claude(server, **options):
+    return anthropic.Anthropic(base_url=server.anthropic_url,
+                               api_key=server.api_key, **options)
+
+
+def gpt(server, **options):
+    return openai.OpenAI(base_url=server.openai_url, api_key=server.api_key,
+                         **options)
+
+
+def raw_post(url, body, headers):
+    request = urllib.request.Request(url, data=json.dumps(body).encode(),
+                                     headers=headers, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as err:
+        return err.code, err.read().decode()
+
+
+# ---------------------------------------------------------------------------
+# Replies
+# ---------------------------------------------------------------------------
+def test_anthropic_message_has_the_real_shape(server):
+    message = claude(server).messages.create(
+        model=ANTHROPIC_MODEL, max_tokens=100, messages=USER)
+    assert message.type == "message" and message.role == "assistant"
+    assert message.id.startswith("msg_") and message.model == ANTHROPIC_MODEL
+    assert [b.type for b in message.content] == ["text"]
+    assert message.content[0].text == "Models that make things."
+    assert message.stop_reason == "end_turn"
+    assert message.usage.output_tokens == estimate_tokens(
+        "Models that make things.")
+    assert message.usage.input_tokens > 0
+
+
+def test_a_system_prompt_selects_its_own_recording(server):
+    client = claude(server)
+    pirate = client.messages.create(model=ANTHROPIC_MODEL, max_tokens=100,
+                                    system="Answer like a pirate.",
+                                    messages=USER)
+    other = client.messages.create(model=ANTHROPIC_MODEL, max_tokens=100,
+                                   system="Be brief.", messages=USER)
+    assert pirate.content[0].text == "Arr, models that make things."
+    assert other.content[0].text == "Models that make things."
+    completion = gpt(server).chat.completions.create(
+        model=OPENAI_MODEL, messages=[
+            {"role": "system", "content": "Answer like a pirate."}, *USER])
+    assert completion.choices[0].message.content == pirate.content[0].text
+
+
+def test_an_unknown_prompt_gets_a_labelled_fallback(server):
+    message = claude(server).messages.create(
+        model=ANTHROPIC_MODEL, max_tokens=200,
+        messages=[{"role": "user", "content": "Tell me a joke"}])
+    assert message.content[0].text == FALLBACK.format(prompt="Tell me a joke")
+    assert message.content[0].text.startswith("[fake server]")
+
+
+def test_the_same_request_gets_the_same_answer(server):
+    client = claude(server)
+    first, second = (client.messages.create(
+        model=ANTHROPIC_MODEL, max_tokens=100, messages=USER)
+        for _ in range(2))
+    assert first.to_dict() == second.to_dict()
+
+
+def test_max_tokens_cuts_the_reply(server):
+    message = claude(server).messages.create(
+        model=ANTHROPIC_MODEL, max_tokens=2, messages=USER)
+    assert message.stop_reason == "max_tokens"
+    assert message.content[0].text == "".join(
+        pieces("Models that make things.")[:2])
+    completion = gpt(server).chat.completions.create(
+        model=OPENAI_MODEL, max_completion_tokens=2, messages=USER)
+    assert completion.choices[0].finish_reason == "length"
+
+
+def test_openai_completion_has_the_real_shape(server):
+    completion = gpt(server).chat.completions.create(
+        model=OPENAI_MODEL, messages=USER)
+    assert completion.object == "chat.completion"
+    assert completion.id.startswith("chatcmpl-")
+    choice = completion.choices[0]
+    assert choice.message.role == "assistant"
+    assert choice.message.content == "Models that make things."
+    assert choice.finish_reason == "stop"
+    usage = completion.usage
+    assert usage.total_tokens == usage.prompt_tokens + usage.completion_tokens
+
+
+def test_pieces_rebuild_the_text():
+    text = "Hello, world!  Generative models: 42 °C.\n"
+    assert "".join(pieces(text)) == text
+    assert estimate_tokens("generative") == 3  # gene|rati|ve
+
+
+def test_count_tokens_and_model_lists(server):
+    client = claude(server)
+    count = client.messages.count_tokens(model=ANTHROPIC_MODEL,
+                                         messages=USER)
+    sent = client.messages.create(model=ANTHROPIC_MODEL, max_tokens=50,
+                                  messages=USER)
+    assert count.input_tokens == sent.usage.input_tokens
+    assert ANTHROPIC_MODEL in [m.id for m in client.models.list()]
+    assert OPENAI_MODEL in [m.id for m in gpt(server).models.list()]
+
+
+# ---------------------------------------------------------------------------
+# Streaming
+# ---------------------------------------------------------------------------
+def test_anthropic_stream_sends_the_events_in_order(server):
+    status, text = raw_post(
+        server.anthropic_url + "/v1/messages",
+        {"model": ANTHROPIC_MODEL, "max_tokens": 100, "messages": USER,
+         "stream": True},
+        {"x-api-key": server.api_key, "anthropic-version": "2023-06-01",
+         "content-type": "application/json"})
+    assert status == 200
+    events = re.findall(r"^event: (\w+)$", text, flags=re.M)
+    deltas = events.count("content_block_delta")
+    assert deltas >= 2
+    assert events == ["message_start", "content_block_start", "ping",
+                      *["content_block_delta"] * deltas,
+                      "content_block_stop", "message_delta", "message_stop"]
+
+
+def test_anthropic_text_stream_matches_the_whole_reply(server):
+    client = claude(server)
+    with client.messages.stream(model=ANTHROPIC_MODEL, max_tokens=100,
+                                messages=USER) as stream:
+        parts = list(stream.text_stream)
+        final = stream.get_final_message()
+    assert len(parts) > 1
+    assert "".join(parts) == final.content[0].text == "Models that make things."
+    whole = client.messages.create(model=ANTHROPIC_MODEL, max_tokens=100,
+                                   messages=USER)
+    assert final.usage.output_tokens == whole.usage.output_tokens
+    assert final.stop_reason == "end_turn"
+
+
+def test_openai_stream_ends_with_done_and_usage(server):
+    stream = gpt(server).chat.completions.create(
+        model=OPENAI_MODEL, messages=USER, stream=True,
+        stream_options={"include_usage": True})
+    chunks = list(stream)  # iteration stops at `data: [DONE]`
+    assert all(c.object == "chat.completion.chunk" for c in chunks)
+    assert chunks[0].choices[0].delta.role == "assistant"
+    text = "".join(c.choices[0].delta.content or "" for c in chunks
+                   if c.choices)
+    assert text == "Models that make things."
+    assert chunks[-2].choices[0].finish_reason == "stop"
+    assert chunks[-1].choices == [] and chunks[-1].usage.total_tokens > 0
+
+
+# ---------------------------------------------------------------------------
+# Tool use
+# ---------------------------------------------------------------------------
+def test_anthropic_tool_round_trip(server):
+    messages = [{"role": "user", "content": "What is the weather in Paris?"}]
+    final = run_with_tools(claude(server), messages, [WEATHER_TOOL],
+                           {"get_weather": get_weather})
+    asked = messages[1]["content"]
+    assert [b.type for b in asked] == ["text", "tool_use"]
+    assert asked[1].name == "get_weather" and asked[1].input == {
+        "city": "Paris"}
+    assert messages[2]["content"][0]["tool_use_id"] == asked[1].id
+    assert final.stop_reason == "end_turn"
+    assert final.content[0].text == "In Paris it is 18 °C and sunny."
+
+
+def test_anthropic_streamed_tool_call_is_assembled(server):
+    with claude(server).messages.stream(
+            model=ANTHROPIC_MODEL, max_tokens=100, tools=[WEATHER_TOOL],
+            messages=[{"role": "user",
+                       "content": "What is the weather in Paris?"}]) as stream:
+        final = stream.get_final_message()
+    assert final.stop_reason == "tool_use"
+    assert final.content[-1].input == {"city": "Paris"}
+
+
+def test_without_the_tool_the_model_just_answers(server):
+    message = claude(server).messages.create(
+        model=ANTHROPIC_MODEL, max_tokens=100,
+        messages=[{"role": "user", "content": "What is the weather in Paris?"}])
+    assert message.stop_reason == "end_turn"
+
+
+def test_the_tool_loop_gives_up_after_max_rounds(server):
+    messages = [{"role": "user", "content": "What is the weather in Paris?"}]
+    with pytest.raises(RuntimeError, match="no final answer after 1 rounds"):
+        run_with_tools(claude(server), messages, [WEATHER_TOOL],
+                       {"get_weather": get_weather}, max_rounds=1)
+
+
+def test_openai_tool_round_trip(server):
+    client = gpt(server)
+    messages = [{"role": "user", "content": "What is the weather in Paris?"}]
+    first = client.chat.completions.create(
+        model=OPENAI_MODEL, messages=messages, tools=[OPENAI_WEATHER_TOOL])
+    assert first.choices[0].finish_reason == "tool_calls"
+    call = first.choices[0].message.tool_calls[0]
+    arguments = json.loads(call.function.arguments)
+    assert call.function.name == "get_weather" and arguments == {
+        "city": "Paris"}
+    messages += [first.choices[0].message.model_dump(exclude_none=True),
+                 {"role": "tool", "tool_call_id": call.id,
+                  "content": get_weather(**arguments)}]
+    final = client.chat.completions.create(
+        model=OPENAI_MODEL, messages=messages, tools=[OPENAI_WEATHER_TOOL])
+    assert final.choices[0].message.content == "In Paris it is 18 °C and sunny."
+    stream = client.chat.completions.create(
+        model=OPENAI_MODEL, messages=messages[:1],
+        tools=[OPENAI_WEATHER_TOOL], stream=True)
+    streamed = "".join(c.choices[0].delta.tool_calls[0].function.arguments
+                       for c in stream
+                       if c.choices and c.choices[0].delta.tool_calls)
+    assert json.loads(streamed) == arguments
+
+
+def test_get_weather_knows_its_cities():
+    assert get_weather("Tokyo") == "24 °C and cloudy"
+    assert get_weather("Atlantis").startswith("No weather data for Atlantis")
+
+
+# ---------------------------------------------------------------------------
+# Async clients
+# ---------------------------------------------------------------------------
+def test_async_clients_run_requests_concurrently(server):
+    async def main():
+        claude_client = anthropic.AsyncAnthropic(
+            base_url=server.anthropic_url, api_key=server.api_key)
+        gpt_client = openai.AsyncOpenAI(base_url=server.openai_url,
+                                        api_key=server.api_key)
+        calls = [claude_client.messages.create(
+            model=ANTHROPIC_MODEL, max_tokens=100, messages=USER)
+            for _ in range(3)]
+        calls.append(gpt_client.chat.completions.create(
+            model=OPENAI_MODEL, messages=USER))
+        results = await asyncio.gather(*calls)
+        async with claude_client.messages.stream(
+                model=ANTHROPIC_MODEL, max_tokens=100,
+                messages=USER) as stream:
+            streamed = "".join([t async for t in stream.text_stream])
+        return results, streamed
+
+    results, streamed = asyncio.run(main())
+    assert [r.content[0].text for r in results[:3]] == [streamed] * 3
+    assert results[3].choices[0].message.content == streamed
+
+
+# ---------------------------------------------------------------------------
+# Errors, retries and keys
+# ---------------------------------------------------------------------------
+def test_a_wrong_key_is_an_authentication_error(server):
+    with pytest.raises(anthropic.AuthenticationError) as caught:
+        anthropic.Anthropic(base_url=server.anthropic_url,
+                            api_key="wrong").messages.create(
+            model=ANTHROPIC_MODEL, max_tokens=10, messages=USER)
+    assert caught.value.status_code == 401
+    assert caught.value.type == "authentication_error"
+    with pytest.raises(openai.AuthenticationError):
+        openai.OpenAI(base_url=server.openai_url,
+                      api_key="wrong").chat.completions.create(
+            model=OPENAI_MODEL, messages=USER)
+    assert [r["status"] for r in server.requests] == [401, 401]
+
+
+def test_a_missing_key_says_which_variable_to_set(monkeypatch):
+    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    with pytest.raises(MissingAPIKeyError, match="ANTHROPIC_API_KEY is not set"
+                       ".*export ANTHROPIC_API_KEY="):
+        check_api_key("ANTHROPIC_API_KEY")
+    with pytest.raises(MissingAPIKeyError, match="OPENAI_API_KEY"):
+        check_api_key("OPENAI_API_KEY")
+    with pytest.raises(openai.OpenAIError, match="OPENAI_API_KEY"):
+        openai.OpenAI()
+    with pytest.raises(ValueError, match="unknown key variable 'MY_KEY'"):
+        check_api_key("MY_KEY")
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "something")
+    check_api_key("ANTHROPIC_API_KEY")
+
+
+def test_a_missing_key_header_is_refused_by_the_server(server):
+    status, text = raw_post(server.anthropic_url + "/v1/messages",
+                            {"model": ANTHROPIC_MODEL, "max_tokens": 10,
+                             "messages": USER},
+                            {"anthropic-version": "2023-06-01"})
+    assert status == 401
+    assert json.loads(text)["error"]["message"] == (
+        "x-api-key header is required")
+
+
+@pytest.mark.parametrize("status, error", [
+    (429, anthropic.RateLimitError),
+    (529, anthropic.OverloadedError),
+    (500, anthropic.InternalServerError),
+])
+def test_anthropic_retries_then_raises(server, status, error):
+    server.fail_next(10, status=status, retry_after=0.01)
+    with pytest.raises(error) as caught:
+        claude(server, max_retries=2).messages.create(
+            model=ANTHROPIC_MODEL, max_tokens=10, messages=USER)
+    assert caught.value.status_code == status
+    assert [(r["status"], r["retry"]) for r in server.requests] == [
+        (status, 0), (status, 1), (status, 2)]
+    assert issubclass(anthropic.OverloadedError, anthropic.InternalServerError)
+
+
+def test_a_rate_limit_then_success_is_a_success(server):
+    server.fail_next(1, status=429, retry_after=0.01)
+    message = claude(server, max_retries=2).messages.create(
+        model=ANTHROPIC_MODEL, max_tokens=100, messages=USER)
+    assert message.content[0].text == "Models that make things."
+    assert [r["status"] for r in server.requests] == [429, 200]
+
+
+def test_without_retry_after_the_sdk_backs_off_by_itself(server):
+    server.fail_next(1, status=529)
+    message = claude(server, max_retries=1).messages.create(
+        model=ANTHROPIC_MODEL, max_tokens=100, messages=USER)
+    assert message.stop_reason == "end_turn"
+    assert [r["status"] for r in server.requests] == [529, 200]
+
+
+@pytest.mark.parametrize("status, error", [
+    (429, openai.RateLimitError), (503, openai.InternalServerError)])
+def test_openai_retries_then_raises(server, status, error):
+    server.fail_next(10, status=status, retry_after=0.01, api="openai")
+    with pytest.raises(error):
+        gpt(server, max_retries=2).chat.completions.create(
+            model=OPENAI_MODEL, messages=USER)
+    assert [r["retry"] for r in server.requests] == [0, 1, 2]
+    message = claude(server).messages.create(  # not scripted to fail
+        model=ANTHROPIC_MODEL, max_tokens=100, messages=USER)
+    assert message.stop_reason == "end_turn"
+
+
+def test_bad_requests_get_400_or_404(server):
+    client = claude(server)
+    with pytest.raises(anthropic.BadRequestError, match='Unexpected role'):
+        client.messages.create(model=ANTHROPIC_MODEL, max_tokens=10,
+                               messages=[{"role": "system", "content": "x"}])
+    with pytest.raises(anthropic.NotFoundError, match="model: claude-nope"):
+        client.messages.create(model="claude-nope", max_tokens=10,
+                               messages=USER)
+    with pytest.raises(openai.NotFoundError, match="does not exist"):
+        gpt(server).chat.completions.create(model="gpt-nope", messages=USER)
+    with pytest.raises(openai.BadRequestError, match="empty array"):
+        gpt(server).chat.completions.create(model=OPENAI_MODEL, messages=[])
+    headers = {"x-api-key": server.api_key, "anthropic-version": "2023-06-01"}
+    status, text = raw_post(server.anthropic_url + "/v1/messages",
+                            {"model": ANTHROPIC_MODEL, "messages": USER},
+                            headers)
+    assert (status, json.loads(text)["error"]) == (400, {
+        "type": "invalid_request_error",
+        "message": "max_tokens: Field required"})
+    request = urllib.request.Request(server.anthropic_url + "/v1/messages",
+                                     data=b"{not json", headers=headers)
+    with pytest.raises(urllib.error.HTTPError) as caught:
+        urllib.request.urlopen(request, timeout=10)
+    assert caught.value.code == 400
+
+
+def test_a_slow_server_is_a_timeout(server):
+    server.delay = 1.0
+    with pytest.raises(anthropic.APITimeoutError):
+        claude(server, timeout=0.2, max_retries=0).messages.create(
+            model=ANTHROPIC_MODEL, max_tokens=10, messages=USER)
+
+
+def test_no_server_is_a_connection_error():
+    with FakeLLMServer() as closed:
+        url = closed.anthropic_url
+    with pytest.raises(anthropic.APIConnectionError):
+        anthropic.Anthropic(base_url=url, api_key="k",
+                            max_retries=0).messages.create(
+            model=ANTHROPIC_MODEL, max_tokens=10, messages=USER)
+
+
+def test_scripted_failures_are_checked(server):
+    with pytest.raises(FakeServerError, match="status 404 cannot be scripted"):
+        server.fail_next(1, status=404)
+    with pytest.raises(FakeServerError, match="api='gemini'"):
+        server.fail_next(1, api="gemini")
+    with pytest.raises(FakeServerError, match="count=-1"):
+        server.fail_next(-1)
+    server.fail_next(2)
+    server.reset()
+    claude(server).messages.create(model=ANTHROPIC_MODEL, max_tokens=10,
+                                   messages=USER)
+    assert [r["status"] for r in server.requests] == [200]
+
+
+SECRET = "sk-ant-course-test-DISTINCTIVE-7f3a9c1e"
+
+
+def test_the_key_never_appears_in_logs_errors_or_output(caplog, capsys):
+    loggers = ["anthropic", "openai", "httpx", "httpx2", "httpcore"]
+    with FakeLLMServer(api_key=SECRET, replies=RECORDINGS) as fake:
+        for name in loggers:
+            logging.getLogger(name).setLevel(logging.DEBUG)
+        caplog.set_level(logging.DEBUG)
+        try:
+            errors = []
+            client = claude(fake, max_retries=1)
+            print(client.messages.create(model=ANTHROPIC_MODEL,
+                                         max_tokens=10, messages=USER))
+            fake.fail_next(2, status=429, retry_after=0.01)
+            with pytest.raises(anthropic.RateLimitError) as caught:
+                client.messages.create(model=ANTHROPIC_MODEL, max_tokens=10,
+                                       messages=USER)
+            errors.append(caught.value)
+            with pytest.raises(openai.AuthenticationError) as caught:
+                openai.OpenAI(base_url=fake.openai_url,
+                              api_key=SECRET + "-wrong").chat.completions.create(
+                    model=OPENAI_MODEL, messages=USER)
+            errors.append(caught.value)
+            print(gpt(fake).chat.completions.create(model=OPENAI_MODEL,
+                                                    messages=USER))
+        finally:
+            for name in loggers:
+                logging.getLogger(name).setLevel(logging.NOTSET)
+    assert "Request options" in caplog.text  # the SDKs did log at DEBUG
+    seen = [caplog.text, capsys.readouterr().out, repr(client),
+            *(str(e) for e in errors), *(repr(e) for e in errors),
+            *(repr(e.body) for e in errors)]
+    assert not [text for text in seen if "DISTINCTIVE" in text]
+
+
+# ---------------------------------------------------------------------------
+# Recordings, prices
+# ---------------------------------------------------------------------------
+def test_every_recordings_file_is_valid():
+    recordings = load_replies(REPLIES_DIR)
+    assert any(r["prompt"] == "What is generative AI?" for r in recordings)
+    keys = [(r["prompt"], r.get("system")) for r in recordings]
+    duplicates = {k for k in keys if keys.count(k) > 1}
+    assert not duplicates, f"recorded twice: {duplicates}"
+
+
+def test_bad_recordings_files_are_refused(tmp_path):
+    (tmp_path / "a.json").write_text("[{")
+    with pytest.raises(FakeServerError, match="a.json: not valid JSON"):
+        load_replies(tmp_path)
+    (tmp_path / "a.json").write_text('{"prompt": "x"}')
+    with pytest.raises(FakeServerError, match="expected a JSON list"):
+        load_replies(tmp_path)
+    (tmp_path / "a.json").write_text('[{"prompt": "x"}]')
+    with pytest.raises(FakeServerError, match="item 0: needs"):
+        load_replies(tmp_path)
+
+
+def test_estimated_cost_works_for_both_sdks(server):
+    message = claude(server).messages.create(
+        model=ANTHROPIC_MODEL, max_tokens=100, messages=USER)
+    price_in, price_out = PRICES[ANTHROPIC_MODEL]
+    assert estimate_cost(message.usage, ANTHROPIC_MODEL) == pytest.approx(
+        (message.usage.input_tokens * price_in
+         + message.usage.output_tokens * price_out) / 1e6)
+    completion = gpt(server).chat.completions.create(
+        model=OPENAI_MODEL, messages=USER)
+    assert estimate_cost(completion.usage, OPENAI_MODEL) > 0
+    with pytest.raises(UnknownPriceError, match="no example price for 'x'"):
+        estimate_cost(message.usage, "x")
+
+
+# ---------------------------------------------------------------------------
+# Model names on the site
+# ---------------------------------------------------------------------------
+CLAUDE_NAME = re.compile(r"\bclaude-[a-z0-9][a-z0-9.-]*[a-z0-9]")
+GPT_NAME = re.compile(r"\bgpt-[3-9][a-z0-9.-]*[a-z0-9]")
+
+
+def known_claude_models() -> set[str]:
+    return {name for arg in typing.get_args(anthropic.types.Model)
+            for name in typing.get_args(arg)}
+
+
+def bad_model_names(text: str) -> list[str]:
+    """Model names in text that the installed SDKs deprecate or don't know."""
+    from anthropic.resources.messages.messages import DEPRECATED_MODELS
+
+    known_gpt = set(typing.get_args(openai.types.ChatModel))
+    bad = []
+    for name in CLAUDE_NAME.findall(text):
+        if name in DEPRECATED_MODELS:
+            bad.append(f"{name} (deprecated: end of life "
+                       f"{DEPRECATED_MODELS[name]})")
+        elif name not in known_claude_models():
+            bad.append(f"{name} (not a model the anthropic SDK knows)")
+    for name in GPT_NAME.findall(text):
+        if name not in known_gpt:
+            bad.append(f"{name} (not a model the openai SDK knows)")
+    return bad
+
+
+def test_the_model_name_check_catches_bad_names():
+    assert bad_model_names("use claude-3-5-haiku-20241022 here") == [
+        "claude-3-5-haiku-20241022 (deprecated: end of life "
+        "February 19th, 2026)"]
+    assert bad_model_names("claude-sonnet-4-5")[0].endswith(
+        "(deprecated: end of life November 30th, 2026)")
+    assert bad_model_names('"claude-imaginary-9" and gpt-9-turbo') == [
+        "claude-imaginary-9 (not a model the anthropic SDK knows)",
+        "gpt-9-turbo (not a model the openai SDK knows)"]
+    assert bad_model_names(f"{ANTHROPIC_MODEL} and {OPENAI_MODEL}.") == []
+
+
+def test_the_site_names_only_current_models():
+    files = [*sorted((ROOT / "docs").rglob("*.md")),
+             *sorted((ROOT / "docs").rglob("*.py")),
+             *sorted(p for p in (ROOT / "snippets").rglob("*")
+                     if p.is_file() and p.suffix in (".py", ".json", ".txt"))]
+    problems = [f"{path.relative_to(ROOT)}: {bad}" for path in files
+                for bad in bad_model_names(path.read_text(encoding="utf-8"))]
+    assert not problems, "\n".join(problems)
+
+
+# ---------------------------------------------------------------------------
+# A local open model (tiny and random in the tests) and the live API
+# ---------------------------------------------------------------------------
+def test_the_tiny_local_model_is_built_offline(tmp_path):
+    folder = build_tiny_chat_model(tmp_path / "tiny")
+    assert (folder / "config.json").exists()
+    assert (folder / "tokenizer.json").exists()
+    assert build_tiny_chat_model(folder) == folder  # reused, not rebuilt
+    config = json.loads((folder / "config.json").read_text())
+    assert config["num_hidden_layers"] == 2
+
+
+@pytest.mark.skipif(os.environ.get("COURSE_LIVE_API") != "1"
+                    or os.environ.get("CI") == "true"
+                    or not os.environ.get("ANTHROPIC_API_KEY"),
+                    reason="live API test: set COURSE_LIVE_API=1 and a real "
+                           "ANTHROPIC_API_KEY (never in CI)")
+def test_live_basic_call():
+    client = anthropic.Anthropic()
+    message = client.messages.create(
+        model=ANTHROPIC_MODEL, max_tokens=100, messages=USER)
+    assert message.content[0].text.strip()
+    assert message.usage.output_tokens > 0
