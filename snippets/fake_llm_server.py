@@ -11,16 +11,20 @@ and of the OpenAI Chat Completions API (`POST /v1/chat/completions`,
 It is not a model. Its answers are recorded: every file in
 `snippets/replies/*.json` holds a list of
 `{"prompt": ..., "system": ... (optional), "reply": ...}`, and the server
-answers the text of the last user message with the recorded reply (a
+answers the text of the last user message with the recorded reply. A
 recording with a "system" matches only that system prompt and wins over one
-without). A prompt nobody recorded gets a clearly labelled stand-in answer.
+without; one with a "context" (a string) matches only when an earlier
+message of the conversation contains it, and wins over one without. A
+prompt nobody recorded gets a clearly labelled stand-in answer.
 Token counts are an estimate (words cut into pieces of up to four letters),
 not a real tokenizer.
 
-A recording may also ask for a tool call: with `"tool_use": {"name": ...,
-"input": {...}}` the server answers a request that offers that tool with a
-tool call, and answers the follow-up that carries the tool's result with
-"reply", where `{result}` stands for the tool's output.
+A recording may also ask for tool calls: with `"tool_use": {"name": ...,
+"input": {...}}` (or a list of them) the server answers a request that
+offers those tools with the calls (after an optional "preamble" text), and
+answers the follow-up that carries the results with "reply", where
+`{result}` stands for all results joined by "; " and `{result0}`,
+`{result1}`... for each one.
 
 Tests can script failures (`server.fail_next(2, status=429)`), slow answers
 (`server.delay = 1.0`) and count what arrived (`server.requests`).
@@ -79,7 +83,16 @@ def load_replies(folder: Path = REPLIES_DIR) -> list[dict]:
                     and isinstance(item.get("reply"), str)):
                 raise FakeServerError(
                     f"{path}, item {i}: needs string keys 'prompt' and "
-                    "'reply' (and optionally 'system', 'tool_use')")
+                    "'reply' (and optionally 'system', 'context', "
+                    "'tool_use', 'preamble')")
+            calls = item.get("tool_use", [])
+            calls = [calls] if isinstance(calls, dict) else calls
+            if not isinstance(calls, list) or not all(
+                    isinstance(c, dict) and isinstance(c.get("name"), str)
+                    for c in calls):
+                raise FakeServerError(
+                    f"{path}, item {i}: 'tool_use' must be an object "
+                    '{"name": ..., "input": {...}} or a list of them')
             recordings.append(item)
     return recordings
 
@@ -240,29 +253,39 @@ class FakeLLMServer:
         return None
 
     # -- replies ------------------------------------------------------------
-    def find_recording(self, prompt: str, system: str | None) -> dict | None:
-        """The recording for this prompt: system and prompt, then prompt."""
+    def find_recording(self, prompt: str, system: str | None = None,
+                       history: str = "") -> dict | None:
+        """The recording that fits best: same prompt; then same system
+        prompt; then a "context" that occurs in the earlier messages."""
+        best, best_score = None, -1
         for item in self.recordings:
-            if item["prompt"] == prompt and "system" in item \
-                    and item["system"] == (system or ""):
-                return item
-        for item in self.recordings:
-            if item["prompt"] == prompt and "system" not in item:
-                return item
-        return None
+            if item["prompt"] != prompt:
+                continue
+            if "system" in item and item["system"] != (system or ""):
+                continue
+            if "context" in item and item["context"] not in history:
+                continue
+            score = 2 * ("system" in item) + ("context" in item)
+            if score > best_score:
+                best, best_score = item, score
+        return best
 
     def plan(self, prompt: str, system: str | None, tools: set[str],
-             tool_result: str | None) -> dict:
-        """What to answer: {"text": ...} or {"tool": {name, input}, ...}."""
-        item = self.find_recording(prompt, system)
+             tool_results: list[str] | None, history: str = "") -> dict:
+        """What to answer: {"text": ..., "calls": [{name, input}, ...]}."""
+        item = self.find_recording(prompt, system, history)
         if item is None:
-            return {"text": FALLBACK.format(prompt=prompt[:200])}
-        call = item.get("tool_use")
-        if call and tool_result is not None:
-            return {"text": item["reply"].replace("{result}", tool_result)}
-        if call and call.get("name") in tools:
-            return {"tool": call, "text": item.get("preamble", "")}
-        return {"text": item["reply"]}
+            return {"text": FALLBACK.format(prompt=prompt[:200]), "calls": []}
+        calls = item.get("tool_use") or []
+        calls = [calls] if isinstance(calls, dict) else calls
+        if calls and tool_results is not None:
+            text = item["reply"].replace("{result}", "; ".join(tool_results))
+            for i, result in enumerate(tool_results):
+                text = text.replace("{result%d}" % i, result)
+            return {"text": text, "calls": []}
+        if calls and all(call.get("name") in tools for call in calls):
+            return {"text": item.get("preamble", ""), "calls": calls}
+        return {"text": item["reply"], "calls": []}
 
 
 _FAILURES = {
@@ -303,6 +326,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _send_json(self, status: int, body: dict, headers=None) -> None:
         data = json.dumps(body).encode()
+        self._log(status)  # before answering: the client may look at once
         self.send_response(status)
         self.send_header("content-type", "application/json")
         self.send_header("content-length", str(len(data)))
@@ -311,15 +335,14 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header(name, value)
         self.end_headers()
         self.wfile.write(data)
-        self._log(status)
 
     def _start_events(self) -> None:
+        self._log(200)
         self.send_response(200)
         self.send_header("content-type", "text/event-stream")
         self.send_header("cache-control", "no-cache")
         self.send_header("transfer-encoding", "chunked")
         self.end_headers()
-        self._log(200)
 
     def _send_chunk(self, text: str) -> None:
         data = text.encode()
@@ -491,24 +514,24 @@ class _Handler(BaseHTTPRequestHandler):
         self._anthropic_check(body, need_max_tokens=True)
         messages = body["messages"]
         last = messages[-1]
-        tool_result = None
+        tool_results = None
         if isinstance(last.get("content"), list) and any(
-                isinstance(b, dict) and b.get("type") == "tool_result"
-                for b in last["content"]):
-            tool_result = _text_of(last["content"])
-        prompt = ""
-        for message in reversed(messages):
-            text = _text_of(message.get("content"))
-            if message.get("role") == "user" and not (
-                    isinstance(message.get("content"), list) and any(
-                        isinstance(b, dict) and b.get("type") == "tool_result"
-                        for b in message["content"])):
-                prompt = text
+                _is_tool_result(b) for b in last["content"]):
+            tool_results = [_text_of(b.get("content", ""))
+                            for b in last["content"] if _is_tool_result(b)]
+        prompt, at = "", 0
+        for at in range(len(messages) - 1, -1, -1):
+            content = messages[at].get("content")
+            if messages[at].get("role") == "user" and not (
+                    isinstance(content, list)
+                    and any(_is_tool_result(b) for b in content)):
+                prompt = _text_of(content)
                 break
+        history = "\n".join(_text_of(m.get("content")) for m in messages[:at])
         tools = {t.get("name") for t in body.get("tools") or []
                  if isinstance(t, dict)}
         plan = self.fake.plan(prompt, self._anthropic_system(body) or None,
-                              tools, tool_result)
+                              tools, tool_results, history)
         usage_in = self._anthropic_input_tokens(body)
         msg_id = _stable_id("msg_", body["model"], messages)
         blocks, stop_reason = [], "end_turn"
@@ -519,11 +542,12 @@ class _Handler(BaseHTTPRequestHandler):
             if len(cut) > budget:
                 text, stop_reason = "".join(cut[:budget]), "max_tokens"
             blocks.append({"type": "text", "text": text})
-        if "tool" in plan and stop_reason != "max_tokens":
-            blocks.append({"type": "tool_use",
-                           "id": _stable_id("toolu_", msg_id),
-                           "name": plan["tool"]["name"],
-                           "input": plan["tool"].get("input", {})})
+        if plan["calls"] and stop_reason != "max_tokens":
+            for i, call in enumerate(plan["calls"]):
+                blocks.append({"type": "tool_use",
+                               "id": _stable_id("toolu_", msg_id, i),
+                               "name": call["name"],
+                               "input": call.get("input", {})})
             stop_reason = "tool_use"
         output_tokens = max(1, sum(
             estimate_tokens(b["text"]) if b["type"] == "text"
@@ -596,14 +620,19 @@ class _Handler(BaseHTTPRequestHandler):
                               "model_not_found")
         system = "\n".join(_text_of(m.get("content")) for m in messages
                            if m.get("role") in ("system", "developer"))
-        prompt = next((_text_of(m.get("content")) for m in reversed(messages)
-                       if m.get("role") == "user"), "")
-        tool_result = None
+        at = next((i for i in range(len(messages) - 1, -1, -1)
+                   if messages[i].get("role") == "user"), 0)
+        prompt = _text_of(messages[at].get("content"))
+        history = "\n".join(_text_of(m.get("content")) for m in messages[:at]
+                            if m.get("role") not in ("system", "developer"))
+        tool_results = None
         if messages[-1].get("role") == "tool":
-            tool_result = _text_of(messages[-1].get("content"))
+            tool_results = [_text_of(m.get("content")) for m in messages[at:]
+                            if m.get("role") == "tool"]
         tools = {t.get("function", {}).get("name")
                  for t in body.get("tools") or [] if isinstance(t, dict)}
-        plan = self.fake.plan(prompt, system or None, tools, tool_result)
+        plan = self.fake.plan(prompt, system or None, tools, tool_results,
+                              history)
         usage_in = estimate_tokens(json.dumps(messages) + json.dumps(
             body.get("tools", []))) // 2 + 3 * len(messages)
         chat_id = _stable_id("chatcmpl-", body["model"], messages)
@@ -612,11 +641,13 @@ class _Handler(BaseHTTPRequestHandler):
         if budget and len(pieces(text)) > budget:
             text, finish = "".join(pieces(text)[:budget]), "length"
         calls = []
-        if "tool" in plan and finish != "length":
-            calls = [{"id": _stable_id("call_", chat_id), "type": "function",
-                      "function": {"name": plan["tool"]["name"],
+        if plan["calls"] and finish != "length":
+            calls = [{"id": _stable_id("call_", chat_id, i),
+                      "type": "function",
+                      "function": {"name": call["name"],
                                    "arguments": json.dumps(
-                                       plan["tool"].get("input", {}))}}]
+                                       call.get("input", {}))}}
+                     for i, call in enumerate(plan["calls"])]
             finish = "tool_calls"
         usage_out = max(1, estimate_tokens(text) + sum(
             estimate_tokens(c["function"]["arguments"]) + 10 for c in calls))
@@ -667,6 +698,10 @@ class _BadRequest(Exception):
                  kind: str = "invalid_request_error"):
         super().__init__(message)
         self.status, self.kind = status, kind
+
+
+def _is_tool_result(block) -> bool:
+    return isinstance(block, dict) and block.get("type") == "tool_result"
 
 
 def _groups(parts: list[str], size: int = 3) -> list[str]:

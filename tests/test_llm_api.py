@@ -490,9 +490,74 @@ def test_the_key_never_appears_in_logs_errors_or_output(caplog, capsys):
 def test_every_recordings_file_is_valid():
     recordings = load_replies(REPLIES_DIR)
     assert any(r["prompt"] == "What is generative AI?" for r in recordings)
-    keys = [(r["prompt"], r.get("system")) for r in recordings]
-    duplicates = {k for k in keys if keys.count(k) > 1}
-    assert not duplicates, f"recorded twice: {duplicates}"
+    for path in sorted(REPLIES_DIR.glob("*.json")):
+        items = json.loads(path.read_text(encoding="utf-8"))
+        keys = [(r["prompt"], r.get("system"), r.get("context"))
+                for r in items]
+        duplicates = {k for k in keys if keys.count(k) > 1}
+        assert not duplicates, f"{path.name} records twice: {duplicates}"
+
+
+def test_a_context_recording_needs_its_context_in_the_history():
+    recordings = [
+        {"prompt": "Why?", "reply": "Why what?"},
+        {"prompt": "Why?", "context": "Dewey", "reply": "Because of Dewey."},
+        {"prompt": "Why?", "context": "Dewey", "system": "Be short.",
+         "reply": "Dewey."},
+    ]
+    with FakeLLMServer(replies=recordings) as fake:
+        client = claude(fake)
+
+        def ask(messages, **options):
+            return client.messages.create(
+                model=ANTHROPIC_MODEL, max_tokens=50, messages=messages,
+                **options).content[0].text
+
+        history = [{"role": "user", "content": "Name?"},
+                   {"role": "assistant", "content": "Dewey"},
+                   {"role": "user", "content": "Why?"}]
+        assert ask(history[-1:]) == "Why what?"
+        assert ask(history) == "Because of Dewey."
+        assert ask(history, system="Be short.") == "Dewey."
+        openai_history = [{"role": "system", "content": "Dewey"},
+                          history[-1]]  # the system prompt is no history
+        assert gpt(fake).chat.completions.create(
+            model=OPENAI_MODEL, messages=openai_history
+        ).choices[0].message.content == "Why what?"
+
+
+def test_several_tool_calls_in_one_turn(server):
+    client = claude(server)
+    messages = [{"role": "user",
+                 "content": "Is it warmer in Paris or in London?"}]
+    recordings = load_replies(REPLIES_DIR)
+    with FakeLLMServer(replies=recordings) as fake:
+        final = run_with_tools(claude(fake), messages, [WEATHER_TOOL],
+                               {"get_weather": get_weather})
+        assert [b.input["city"] for b in messages[1]["content"]
+                if b.type == "tool_use"] == ["Paris", "London"]
+        assert final.content[0].text == (
+            "Paris is warmer: 18 °C and sunny there, against 12 °C and "
+            "light rain in London.")
+        openai_messages = [dict(messages[0])]
+        first = gpt(fake).chat.completions.create(
+            model=OPENAI_MODEL, messages=openai_messages,
+            tools=[OPENAI_WEATHER_TOOL])
+        calls = first.choices[0].message.tool_calls
+        openai_messages.append(
+            first.choices[0].message.model_dump(exclude_none=True))
+        for call in calls:
+            openai_messages.append({
+                "role": "tool", "tool_call_id": call.id,
+                "content": get_weather(**json.loads(call.function.arguments))})
+        final = gpt(fake).chat.completions.create(
+            model=OPENAI_MODEL, messages=openai_messages,
+            tools=[OPENAI_WEATHER_TOOL])
+        assert len({c.id for c in calls}) == 2
+        assert final.choices[0].message.content.startswith("Paris is warmer")
+    assert client.messages.create(  # without the tool offered: plain text
+        model=ANTHROPIC_MODEL, max_tokens=50,
+        messages=messages[:1]).content[0].type == "text"
 
 
 def test_bad_recordings_files_are_refused(tmp_path):
@@ -504,6 +569,10 @@ def test_bad_recordings_files_are_refused(tmp_path):
         load_replies(tmp_path)
     (tmp_path / "a.json").write_text('[{"prompt": "x"}]')
     with pytest.raises(FakeServerError, match="item 0: needs"):
+        load_replies(tmp_path)
+    (tmp_path / "a.json").write_text(
+        '[{"prompt": "x", "reply": "y", "tool_use": {"input": {}}}]')
+    with pytest.raises(FakeServerError, match="'tool_use' must be"):
         load_replies(tmp_path)
 
 
