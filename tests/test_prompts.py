@@ -2,15 +2,19 @@
 untrusted text cannot leave its delimiters, JSON replies are checked (and
 retried), and every prompt the pages send has a recorded reply."""
 
+import contextlib
 import html
+import io
 import json
 import re
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from pytest_codeblocks.main import extract_from_file
 
-from genai.fake_llm_server import FALLBACK, load_replies, pieces
+from genai.fake_llm_server import (FALLBACK, FakeLLMServer, load_replies,
+                                   pieces)
 from genai.prompts import (BOOK, EMAIL, InvalidReply, PromptError, ask,
                            ask_json, delimit, few_shot_prompt,
                            injection_signals, json_prompt, parse_json_reply,
@@ -273,6 +277,37 @@ def test_every_recorded_reply_fits_the_token_budget_of_ask():
     of 500 must never cut a recorded reply."""
     for item in json.loads(RECORDINGS.read_text("utf-8")):
         assert len(pieces(item["reply"])) < 500, item["prompt"][:60]
+
+
+def test_every_prompt_the_pages_send_is_recorded_and_every_recording_used(
+        monkeypatch):
+    """Run the chapter's code blocks against a server that notes each
+    lookup: no prompt may miss, and no recording may be left unused."""
+    used, missed = set(), []
+
+    class Watching(FakeLLMServer):
+        def find_recording(self, prompt, *args, **kwargs):
+            item = super().find_recording(prompt, *args, **kwargs)
+            if item is None:
+                missed.append(prompt[:80])
+            else:
+                used.add((item["prompt"], item.get("system")))
+            return item
+
+    with Watching() as server:
+        for name, value in server.env().items():
+            monkeypatch.setenv(name, value)
+        for page in PAGES:
+            for block in extract_from_file(page):
+                if block.syntax == "python":
+                    with contextlib.redirect_stdout(io.StringIO()):
+                        exec(compile(block.code, f"{page}:{block.lineno}",
+                                     "exec"), {"__name__": "__main__"})
+    assert not missed, f"prompts without a recording: {missed}"
+    recorded = {(r["prompt"], r.get("system"))
+                for r in json.loads(RECORDINGS.read_text("utf-8"))}
+    unused = [prompt[:80] for prompt, _ in recorded - used]
+    assert not unused, f"recordings that no page uses: {unused}"
 
 
 def test_no_page_shows_the_fallback_answer():
