@@ -30,7 +30,8 @@ Tests can script failures (`server.fail_next(2, status=429)`), slow answers
 (`server.delay = 1.0`) and count what arrived (`server.requests`).
 
     python -m genai.fake_llm_server           # a short demo with both SDKs
-    python -m genai.fake_llm_server --serve   # keep running; prints env vars
+    python -m genai.fake_llm_server --serve   # keep running on port 8765
+    python -m genai.fake_llm_server --serve --port 9000
 
 Only the standard library is needed (the installed `anthropic` and `openai`
 packages, when present, tell the server which model names exist).
@@ -146,8 +147,9 @@ class FakeLLMServer:
     def __init__(self, api_key: str = FAKE_API_KEY,
                  replies: Path | list[dict] = REPLIES_DIR,
                  models: set[str] | None = None, delay: float = 0.0,
-                 stream_delay: float = 0.0):
+                 stream_delay: float = 0.0, port: int = 0):
         self.api_key = api_key
+        self._port = port                 # 0: any free port
         self._replies_source = replies
         self.models = models if models is not None else known_models()
         self.delay = delay                # seconds before every answer
@@ -164,7 +166,7 @@ class FakeLLMServer:
                            if isinstance(self._replies_source, list)
                            else load_replies(self._replies_source))
         handler = type("Handler", (_Handler,), {"fake": self})
-        self._httpd = _QuietServer(("127.0.0.1", 0), handler)
+        self._httpd = _QuietServer(("127.0.0.1", self._port), handler)
         self._thread = threading.Thread(target=self._httpd.serve_forever,
                                         name="fake-llm-server", daemon=True)
         self._thread.start()
@@ -755,8 +757,8 @@ def demo() -> None:
         print("Requests served:", len(server.requests))
 
 
-def serve() -> None:
-    with FakeLLMServer(stream_delay=0.03) as server:
+def serve(port: int = 8765) -> None:
+    with FakeLLMServer(stream_delay=0.03, port=port) as server:
         print("Fake Anthropic and OpenAI APIs are running. In another shell:")
         for name, value in server.env().items():
             print(f"  export {name}={value}")
@@ -769,4 +771,9 @@ def serve() -> None:
 
 
 if __name__ == "__main__":
-    serve() if "--serve" in sys.argv[1:] else demo()
+    args = sys.argv[1:]
+    if "--serve" in args:
+        serve(int(args[args.index("--port") + 1]) if "--port" in args
+              else 8765)
+    else:
+        demo()
