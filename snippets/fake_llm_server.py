@@ -494,6 +494,24 @@ class _Handler(BaseHTTPRequestHandler):
         if self.fake.models and body["model"] not in self.fake.models:
             raise _BadRequest(f"model: {body['model']}", 404,
                               "not_found_error")
+        for i, message in enumerate(messages):
+            results = [b.get("tool_use_id") for b in
+                       (message.get("content") if isinstance(
+                           message.get("content"), list) else [])
+                       if _is_tool_result(b)]
+            if not results:
+                continue
+            previous = messages[i - 1].get("content") if i else None
+            asked = {b.get("id") for b in (previous if isinstance(
+                previous, list) else []) if isinstance(b, dict)
+                and b.get("type") == "tool_use"}
+            unknown = [r for r in results if r not in asked]
+            if unknown:
+                raise _BadRequest(
+                    f"messages.{i}.content: unexpected `tool_use_id` found "
+                    f"in `tool_result` blocks: {', '.join(map(str, unknown))}"
+                    ". Each `tool_result` block must have a corresponding "
+                    "`tool_use` block in the previous message.")
 
     @staticmethod
     def _anthropic_system(body: dict) -> str:
@@ -620,6 +638,16 @@ class _Handler(BaseHTTPRequestHandler):
             raise _BadRequest(f"The model `{body['model']}` does not exist "
                               "or you do not have access to it.", 404,
                               "model_not_found")
+        called: set = set()
+        for message in messages:
+            if message.get("role") == "assistant":
+                called = {c.get("id") for c in message.get("tool_calls") or []}
+            elif message.get("role") == "tool" and \
+                    message.get("tool_call_id") not in called:
+                raise _BadRequest(
+                    "Invalid parameter: messages with role 'tool' must be a "
+                    "response to a preceding message with 'tool_calls'.",
+                    kind="invalid_request_error")
         system = "\n".join(_text_of(m.get("content")) for m in messages
                            if m.get("role") in ("system", "developer"))
         at = next((i for i in range(len(messages) - 1, -1, -1)

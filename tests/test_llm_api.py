@@ -273,6 +273,23 @@ def test_openai_tool_round_trip(server):
     assert json.loads(streamed) == arguments
 
 
+def test_a_tool_result_must_answer_a_tool_call(server):
+    question = {"role": "user", "content": "What is the weather in Paris?"}
+    with pytest.raises(anthropic.BadRequestError, match="unexpected `tool_use"
+                       "_id` found in `tool_result` blocks: toolu_made_up"):
+        claude(server).messages.create(
+            model=ANTHROPIC_MODEL, max_tokens=100, tools=[WEATHER_TOOL],
+            messages=[question, {"role": "assistant", "content": "Hm."},
+                      {"role": "user", "content": [{
+                          "type": "tool_result", "tool_use_id": "toolu_made_up",
+                          "content": "18 °C"}]}])
+    with pytest.raises(openai.BadRequestError, match="role 'tool' must be"):
+        gpt(server).chat.completions.create(
+            model=OPENAI_MODEL, tools=[OPENAI_WEATHER_TOOL],
+            messages=[question, {"role": "tool", "tool_call_id": "call_x",
+                                 "content": "18 °C"}])
+
+
 def test_get_weather_knows_its_cities():
     assert get_weather("Tokyo") == "24 °C and cloudy"
     assert get_weather("Atlantis").startswith("No weather data for Atlantis")
