@@ -44,9 +44,10 @@
       var x = info.columns > 1 ? (column / (info.columns - 1)) * 100 : 0;
       var y = info.rows > 1 ? (row / (info.rows - 1)) * 100 : 0;
       frame.style.backgroundPosition = x + "% " + y + "%";
-      label.innerHTML =
-        "t = " + t + ", \u1FB1<sub>t</sub> = " +
-        formatAlphaBar(info.alpha_bars[t]);
+      var alphaBar = formatAlphaBar(info.alpha_bars[t]);
+      label.innerHTML = "t = " + t + ", \u1FB1<sub>t</sub> = " + alphaBar;
+      input.setAttribute("aria-valuetext",
+                         "step " + t + ", alpha bar " + alphaBar);
       frame.setAttribute(
         "aria-label",
         "The photograph after " + t + " of " + info.steps + " noising steps"
