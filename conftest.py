@@ -39,20 +39,10 @@ def pytest_configure(config):
 # `anthropic.Anthropic()`, is exactly the code that runs. COURSE_LIVE_API=1
 # (with real keys, never under CI) leaves the environment alone.
 # ---------------------------------------------------------------------------
-def live_api() -> bool:
-    return os.environ.get("COURSE_LIVE_API") == "1" and os.environ.get("CI") != "true"
-
-
 def _start_fake_llm_api(config):
-    config.fake_llm_server = None
-    os.environ.setdefault("COURSE_LOCAL_MODEL", "tiny-random")  # see genai.llm_api
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # tests never download
-    if live_api():
-        return
-    from genai.fake_llm_server import FakeLLMServer
+    from genai.fake_llm_server import start_for_tests
 
-    config.fake_llm_server = FakeLLMServer().start()
-    os.environ.update(config.fake_llm_server.env())
+    config.fake_llm_server = start_for_tests()  # None in live mode
 
 
 def pytest_unconfigure(config):

@@ -39,6 +39,9 @@ def row(kind: str, name: str, seconds: float, budget: float) -> None:
 
 
 def main() -> None:
+    from genai.fake_llm_server import start_for_tests
+
+    start_for_tests()  # LLM API samples reach a local fake server, as in the tests
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, device {os.environ['COURSE_DEVICE']}\n")
     totals = {}
 

@@ -757,6 +757,31 @@ def known_models() -> set[str]:
     return names
 
 
+def live_api() -> bool:
+    """COURSE_LIVE_API=1 asks for the real APIs (never under CI=true)."""
+    return (os.environ.get("COURSE_LIVE_API") == "1"
+            and os.environ.get("CI") != "true")
+
+
+def start_for_tests() -> FakeLLMServer | None:
+    """Set up os.environ as the course's tests (and benchmarks) need it.
+
+    Starts a FakeLLMServer and points both SDKs at it (ANTHROPIC_BASE_URL,
+    ANTHROPIC_API_KEY, OPENAI_BASE_URL, OPENAI_API_KEY), unless live_api():
+    then the environment's real keys are used. Either way local_chat gets
+    a tiny offline model (COURSE_LOCAL_MODEL=tiny-random) and the Hugging
+    Face libraries are kept offline (HF_HUB_OFFLINE=1), unless already set.
+    Returns the server (stop it when done), or None in live mode.
+    """
+    os.environ.setdefault("COURSE_LOCAL_MODEL", "tiny-random")
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    if live_api():
+        return None
+    server = FakeLLMServer().start()
+    os.environ.update(server.env())
+    return server
+
+
 # ---------------------------------------------------------------------------
 # Demo
 # ---------------------------------------------------------------------------

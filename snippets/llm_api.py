@@ -146,15 +146,22 @@ def local_chat(messages, model=None, max_new_tokens=100):
 
     The first call downloads the model from the Hugging Face Hub.
     """
-    from transformers import pipeline
+    from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from genai.device import get_device
 
-    generator = pipeline("text-generation", model=model or local_model(),
-                         device=get_device())
-    output = generator(messages, max_new_tokens=max_new_tokens,
-                       do_sample=False)
-    return output[0]["generated_text"][-1]["content"]
+    name, device = model or local_model(), get_device()
+    tokenizer = AutoTokenizer.from_pretrained(name)
+    llm = AutoModelForCausalLM.from_pretrained(name).to(device)
+    # The chat template lays the messages out as the model saw them in
+    # training, and opens the assistant's turn.
+    inputs = tokenizer.apply_chat_template(
+        messages, add_generation_prompt=True, return_dict=True,
+        return_tensors="pt").to(device)
+    output = llm.generate(**inputs, max_new_tokens=max_new_tokens,
+                          do_sample=False)
+    new = output[0, inputs["input_ids"].shape[1]:]  # drop the prompt
+    return tokenizer.decode(new, skip_special_tokens=True).strip()
 # --8<-- [end:local]
 
 

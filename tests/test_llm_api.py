@@ -24,9 +24,10 @@ import anthropic
 import openai
 import pytest
 
-from genai.fake_llm_server import (FALLBACK, REPLIES_DIR, FakeLLMServer,
-                                   FakeServerError, estimate_tokens,
-                                   load_replies, pieces)
+from genai.fake_llm_server import (ENV_VARS, FALLBACK, REPLIES_DIR,
+                                   FakeLLMServer,
+                                   FakeServerError, estimate_tokens, live_api,
+                                   load_replies, pieces, start_for_tests)
 from genai.llm_api import (ANTHROPIC_MODEL, OPENAI_MODEL, PRICES,
                            WEATHER_TOOL, MissingAPIKeyError, UnknownPriceError,
                            build_tiny_chat_model, check_api_key,
@@ -671,9 +672,36 @@ def test_the_tiny_local_model_is_built_offline(tmp_path):
     assert config["num_hidden_layers"] == 2
 
 
-@pytest.mark.skipif(os.environ.get("COURSE_LIVE_API") != "1"
-                    or os.environ.get("CI") == "true"
-                    or not os.environ.get("ANTHROPIC_API_KEY"),
+def test_start_for_tests_sets_the_environment_unless_live(monkeypatch):
+    for name in ENV_VARS + ("HF_HUB_OFFLINE",):  # restored after the test
+        monkeypatch.setenv(name, os.environ.get(name, ""))
+    for name in ("ANTHROPIC_BASE_URL", "COURSE_LOCAL_MODEL", "CI"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("COURSE_LIVE_API", "1")
+    assert start_for_tests() is None
+    assert "ANTHROPIC_BASE_URL" not in os.environ
+    assert os.environ["COURSE_LOCAL_MODEL"] == "tiny-random"
+    monkeypatch.setenv("CI", "true")  # CI never goes live
+    server = start_for_tests()
+    try:
+        assert os.environ["ANTHROPIC_BASE_URL"] == server.anthropic_url
+        assert os.environ["OPENAI_BASE_URL"] == server.openai_url
+        assert os.environ["ANTHROPIC_API_KEY"] == server.api_key
+        message = anthropic.Anthropic().messages.create(
+            model=ANTHROPIC_MODEL, max_tokens=300, messages=USER)
+        assert message.content[0].text.startswith("Generative AI is")
+    finally:
+        server.stop()
+
+
+def test_the_session_points_the_sdks_at_its_own_server(fake_llm_server):
+    if fake_llm_server is None:
+        pytest.skip("live mode: the SDKs use the real APIs")
+    assert os.environ["ANTHROPIC_BASE_URL"] == fake_llm_server.anthropic_url
+    assert os.environ["OPENAI_API_KEY"] == fake_llm_server.api_key
+
+
+@pytest.mark.skipif(not live_api() or not os.environ.get("ANTHROPIC_API_KEY"),
                     reason="live API test: set COURSE_LIVE_API=1 and a real "
                            "ANTHROPIC_API_KEY (never in CI)")
 def test_live_basic_call():
