@@ -151,7 +151,7 @@ class FakeLLMServer:
         self.api_key = api_key
         self._port = port                 # 0: any free port
         self._replies_source = replies
-        self.models = models if models is not None else known_models()
+        self._models = models  # None: what the SDKs know, looked up later
         self.delay = delay                # seconds before every answer
         self.stream_delay = stream_delay  # seconds between streamed events
         self.requests: list[dict] = []    # api, method, path, status, retry
@@ -159,6 +159,13 @@ class FakeLLMServer:
         self._lock = threading.Lock()
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
+
+    @property
+    def models(self) -> set[str]:
+        """The model names the server accepts (empty: every name)."""
+        if self._models is None:  # imports the SDKs: only when first needed
+            self._models = known_models()
+        return self._models
 
     # -- life cycle ---------------------------------------------------------
     def start(self) -> "FakeLLMServer":
