@@ -299,7 +299,7 @@ def resume(path, run: DiffusionRun, opt, rng) -> int:
         raise CheckpointMismatch(str(error)) from None
     run.model.load_state_dict(state["model"])
     opt.load_state_dict(state["opt"])
-    rng.set_state(state["rng"])
+    rng.set_state(state["rng"].cpu())  # map_location may have moved it
     run.losses[:] = state["losses"]
     run.seconds = state["seconds"]
     return state["step"]

@@ -125,7 +125,8 @@ plt.show()
 
 # %%
 noise = torch.randn(1000, 2, generator=torch.Generator().manual_seed(0))
-print(f"second real sample: {chamfer_distance(moons(1000, seed=2), held_out):.3f}")
+second = moons(1000, seed=2)
+print(f"second real sample: {chamfer_distance(second, held_out):.3f}")
 print(f"pure noise:         {chamfer_distance(noise, held_out):.3f}")
 
 results = []
