@@ -193,12 +193,12 @@ def generate_batch(csv_path, out_dir, kind="product", client=None,
     for row, name in zip(rows, file_names(r["name"] for r in rows)):
         path = out_dir / name
         if path.exists():
-            log(f"skip  {path} (already done)")
+            log(f"skip  {name} (already done)")
             skipped += 1
             continue
         write_atomically(path, generate(kind, facts_of(row), client=client,
                                         **options))
-        log(f"wrote {path}")
+        log(f"wrote {name}")
         written += 1
     return written, skipped
 # --8<-- [end:batch]
@@ -229,9 +229,9 @@ class OneLineParser(argparse.ArgumentParser):
 def build_parser():
     parser = OneLineParser(
         prog="python -m genai.content_generator",
-        description="Write a blog post, a social-media post or a product "
-        "description in Markdown from a few facts, with an LLM. Facts are "
-        "treated as data: instructions inside them are ignored.",
+        description="Write a blog post, a social-media post or a product\n"
+        "description in Markdown from a few facts, with an LLM. The\n"
+        "facts are treated as data: instructions inside are ignored.",
         epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("kind", nargs="?", choices=list(KINDS),
                         help="what to write (batch mode: default product)")
@@ -239,8 +239,11 @@ def build_parser():
                         help="the facts to write about, in one string")
     parser.add_argument("--audience", default="general readers",
                         help="who reads it (default: general readers)")
-    parser.add_argument("--tone", choices=TONES, default="friendly")
-    parser.add_argument("--length", choices=LENGTHS, default="medium")
+    parser.add_argument("--tone", choices=TONES, default="friendly",
+                        help="(default: friendly)")
+    parser.add_argument("--length", choices=LENGTHS, default="medium",
+                        help="blog: 250, 500 or 900 words; social: 25, 50 "
+                        "or 90; product: 50, 100 or 180 (default: medium)")
     parser.add_argument("--out", metavar="FILE.md",
                         help="write to this file instead of stdout")
     parser.add_argument("--batch", metavar="CSV",
