@@ -62,7 +62,7 @@ def _alpha_bar_text(a: float) -> str:
 def plot_forward_steps(path: pathlib.Path) -> None:
     """The photo at t = 0, 50 and 100 of the 100-step cosine schedule."""
     alpha_bars = _schedule("cosine").alpha_bars
-    fig = Figure(figsize=(9, 2.6), layout="constrained")
+    fig = Figure(figsize=(7, 2.2), layout="constrained")
     for ax, t, image in zip(fig.subplots(1, 3), SHOWN,
                             _frames("cosine", SHOWN)):
         ax.imshow(image, interpolation="nearest")
@@ -75,7 +75,7 @@ def plot_forward_steps(path: pathlib.Path) -> None:
 @course_style
 def plot_forward_strip(path: pathlib.Path) -> None:
     """The same photo and noise along both schedules, t = 0 to 100."""
-    fig = Figure(figsize=(9, 2.8), layout="constrained")
+    fig = Figure(figsize=(8, 2.2), layout="constrained")
     axes = fig.subplots(2, len(STRIP))
     for row, name in zip(axes, ("linear", "cosine")):
         for ax, t, image in zip(row, STRIP, _frames(name, STRIP)):
@@ -91,7 +91,7 @@ def plot_forward_strip(path: pathlib.Path) -> None:
 @course_style
 def plot_schedules(path: pathlib.Path) -> None:
     """alpha-bar_t and log SNR of the linear and cosine schedules, T = 100."""
-    fig = Figure(figsize=(9, 3.6), layout="constrained")
+    fig = Figure(figsize=(8, 3.4), layout="constrained")
     left, right = fig.subplots(1, 2)
     t = np.arange(STEPS + 1)
     for name, colour in COLOURS.items():

@@ -4,7 +4,7 @@
 (`model` names a Hugging Face repository or a local folder), or with the
 tiny, randomly initialised pipeline that `build_tiny_pipeline` writes. The
 tiny one has the same parts (tokenizer, CLIP text encoder, U-Net with
-cross-attention, VAE, scheduler) at a few thousandth of the size, so the
+cross-attention, VAE, scheduler) at under a thousandth of the size, so the
 course can test the whole path offline in seconds. Its pictures are noise:
 nobody trained it.
 
@@ -65,7 +65,8 @@ def text_to_image(prompt: str, model: str = SD15, steps: int = 30,
         raise TextToImageError(f"guidance_scale must be >= 0 (1 or less "
                                f"turns guidance off), got {guidance_scale!r}")
     pipe = load_pipeline(str(model))
-    generator = torch.Generator("cpu").manual_seed(seed)  # same on any device
+    # a CPU generator: the same starting noise on every device
+    generator = torch.Generator("cpu").manual_seed(seed)
     result = pipe(prompt, negative_prompt=negative_prompt,
                   num_inference_steps=steps, guidance_scale=guidance_scale,
                   generator=generator)
