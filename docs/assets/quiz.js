@@ -34,7 +34,15 @@
     return { version: VERSION, chapters: {} };
   }
 
+  var checkedStorage; // localStorage if it works, else null; probed once
+
   function storage() {
+    if (checkedStorage !== undefined) return checkedStorage;
+    checkedStorage = probeStorage();
+    return checkedStorage;
+  }
+
+  function probeStorage() {
     try {
       var s = window.localStorage;
       var probe = KEY + ":probe";
@@ -188,12 +196,17 @@
     var actions = el("div", { "class": "quiz-actions" });
     actions.append(check, feedback);
 
+    // Anything between the question and the answers (a formula, a figure)
+    // stays between them, inside the group.
+    var extra = [];
+    for (var node = prompt.nextElementSibling; node && node !== list;
+         node = node.nextElementSibling) {
+      extra.push(node);
+    }
+    var firstChoice = fieldset.querySelector(".quiz-choice");
+    extra.forEach(function (node) { fieldset.insertBefore(node, firstChoice); });
     prompt.replaceWith(fieldset);
     list.replaceWith(actions);
-    if (explanation) {
-      var summary = explanation.querySelector("summary");
-      if (summary && !summary.dataset.original) summary.dataset.original = summary.textContent;
-    }
 
     function mark(input, state) {
       input.parentNode.classList.remove("quiz-choice--right", "quiz-choice--wrong");
