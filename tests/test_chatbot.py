@@ -217,8 +217,11 @@ def test_the_loop_handles_commands_empty_lines_and_the_end_of_input(
         server):
     bot = Chatbot("shop", budget=400, client=claude(server))
     out = io.StringIO()
-    chat_loop(bot, lines(JACKET, "", "/help", "x" * 2000, HOW), out)
+    chat_loop(bot, lines(JACKET, "", "/help", "x" * 2000, "/reset", HOW),
+              out)
     text = out.getvalue()
+    assert "(conversation forgotten)" in text
+    assert "Happy to help, but I'm not sure" in text  # the jacket is gone
     assert "unknown command /help; use /reset or /quit" in text
     assert "error: the system prompt and your last message need more " \
         "than the budget of 400 tokens" in text
