@@ -296,7 +296,12 @@ def main(argv=None):
         content_prompt(args.kind, args.facts, **options)  # before the key
         check_api_key()
         text = generate(args.kind, args.facts, **options)
-    except (ContentError, PromptError, MissingAPIKeyError) as error:
+        if args.out:
+            write_atomically(args.out, text)
+            print(f"wrote {args.out}")
+        else:
+            print(text, end="")
+    except (ContentError, PromptError, MissingAPIKeyError, OSError) as error:
         print(f"content_generator: error: {error}", file=sys.stderr)
         return 2
     except anthropic.APIError as error:
@@ -304,11 +309,6 @@ def main(argv=None):
               "already written are kept: rerun to continue",
               file=sys.stderr)
         return 1
-    if args.out:
-        write_atomically(args.out, text)
-        print(f"wrote {args.out}")
-    else:
-        print(text, end="")
     return 0
 
 

@@ -286,6 +286,14 @@ def test_bad_arguments_give_one_line_and_exit_code_2(args, message, capsys):
     assert err.count("\n") == 1 and message in err
 
 
+def test_a_transcript_that_cannot_be_written_is_one_line(server, tmp_path,
+                                                         capsys):
+    path = tmp_path / "missing" / "t.jsonl"
+    assert main(["shop", "--transcript", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("chatbot: error: [Errno")
+
+
 def test_argparse_errors_and_a_missing_key_are_one_line_too():
     result = run_cli("shop", "--budget", "many")
     assert result.returncode == 2 and result.stderr.count("\n") == 1

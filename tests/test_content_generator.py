@@ -285,6 +285,18 @@ def test_bad_arguments_give_one_line_and_exit_code_2(args, message, capsys):
     assert err.count("\n") == 1 and message in err
 
 
+def test_an_output_path_that_cannot_be_written_is_one_line(server,
+                                                           tmp_path, capsys):
+    blocked = tmp_path / "file"
+    blocked.write_text("")
+    assert main(["social", SOCIAL_FACTS, "--out",
+                 str(tmp_path / "missing" / "x.md")]) == 2
+    assert main(["--batch", str(DEMO_CSV), "--out-dir", str(blocked)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 2
+    assert err.count("content_generator: error: [Errno") == 2
+
+
 def test_argparse_errors_are_one_line_too():
     result = run_cli("poem", "facts")
     assert result.returncode == 2
