@@ -19,6 +19,7 @@ import importlib
 import logging
 import os
 import shutil
+import tempfile
 from pathlib import Path
 
 from mkdocs.structure.files import File, Files
@@ -79,11 +80,20 @@ def on_files(files: Files, config) -> Files:
         if not (use_cache and cached.is_file()):
             # Draw into a scratch folder, then rename: an interrupted build
             # never leaves a half-written image in the cache.
-            scratch = cached.parent.with_suffix(".partial")
-            shutil.rmtree(scratch, ignore_errors=True)
-            log.info("Drawing %s with %s", site_path, target)
-            draw(target, scratch / cached.name)
-            shutil.rmtree(cached.parent, ignore_errors=True)
-            os.replace(scratch, cached.parent)
+            # The scratch folder is this build's own, so two builds at once
+            # (mkdocs serve and the tests) cannot remove each other's work.
+            CACHE.mkdir(parents=True, exist_ok=True)
+            scratch = Path(tempfile.mkdtemp(dir=CACHE, prefix=f"{key}.partial."))
+            try:
+                log.info("Drawing %s with %s", site_path, target)
+                draw(target, scratch / cached.name)
+                shutil.rmtree(cached.parent, ignore_errors=True)
+                try:
+                    os.replace(scratch, cached.parent)
+                except OSError:  # another build has just put the same figure there
+                    if not cached.is_file():
+                        raise
+            finally:
+                shutil.rmtree(scratch, ignore_errors=True)
         files.append(File.generated(config, site_path, abs_src_path=str(cached)))
     return files
