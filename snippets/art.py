@@ -55,8 +55,8 @@ def parse_digit(prompt: str) -> int:
                        f"not {max(found)}")
     if len(found) != 1:
         what = "no digit" if not found else f"several digits {sorted(found)}"
-        raise ArtError(f"{prompt!r} names {what}: name exactly one digit "
-                       "0-9, e.g. 'draw a 7' or 'a seven'")
+        raise ArtError(f"{prompt!r} names {what}: name one digit 0-9, "
+                       "e.g. 'draw a 7'")
     return found.pop()
 # --8<-- [end:parse]
 

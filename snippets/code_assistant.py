@@ -103,8 +103,7 @@ def kill(child: subprocess.Popen) -> None:
     """Kill the child and anything it started (its process group)."""
     if os.name == "posix":
         os.killpg(child.pid, signal.SIGKILL)
-    else:
-        child.kill()
+    child.kill()  # elsewhere: the child only
     child.wait()
 
 
@@ -134,7 +133,7 @@ for name in sorted(n for n in vars(test_solution) if n.startswith("test_")):
         failed += 1
         where = traceback.extract_tb(error.__traceback__)[-1]
         print(f"FAIL {name}: {type(error).__name__}: {error}".rstrip(": "))
-        print(f"  line {where.lineno} of {where.filename.split('/')[-1]}: "
+        print(f"  {where.filename.split('/')[-1]}:{where.lineno}: "
               f"{where.line}")
     else:
         print(f"ok   {name}")
@@ -244,7 +243,7 @@ def test_punctuation():
 
 
 def test_ends():
-    assert slugify("  -Fast & Simple- ") == "fast-simple"
+    assert slugify(" -Fast & Simple- ") == "fast-simple"
 '''
 
 EXAMPLES = """examples:

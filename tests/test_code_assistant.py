@@ -147,7 +147,7 @@ def test_tracebacks_name_files_without_the_temporary_folder():
     result = run_tests("def slugify(title):\n    return 1 / 0\n", DEMO_TESTS)
     assert result.returncode == 1
     assert "ZeroDivisionError: division by zero" in result.output
-    assert "line 2 of solution.py: return 1 / 0" in result.output
+    assert "solution.py:2: return 1 / 0" in result.output
     broken = run_tests("def slugify(:\n", DEMO_TESTS)
     assert "SyntaxError" in broken.output
     assert 'File "solution.py", line 1' in broken.output
