@@ -180,3 +180,80 @@ def test_notebook_page_shows_executed_outputs(browser, site_url, built_site):
                 "[...document.querySelectorAll('.jp-OutputArea-output img')].every(i => i.naturalWidth > 0)"
             )
             assert visit.page.get_by_role("link", name="Open in Colab").is_visible()
+
+
+def test_forward_slider_follows_the_steps(browser, site_url, built_site):
+    """The slider of diffusion/forward/ (docs/assets/diffusion-slider.js).
+
+    It is set up after Material's instant navigation too, moves with the
+    keyboard and by value, and its label (t, alpha-bar_t from the JSON
+    index) and frame (the sprite's background position) follow."""
+    import json
+    import re
+
+    index = json.loads((built_site / "diffusion/img/forward_sprite.json").read_text())
+    columns, rows = index["columns"], index["rows"]
+    # Material navigates instantly only to the pages of its sitemap, which
+    # names the published site; point it at this server, as `mkdocs serve` does.
+    sitemap = (built_site / "sitemap.xml").read_text()
+    published = re.search(r"<loc>(.*?)</loc>", sitemap).group(1)
+    sitemap = sitemap.replace(published, f"{site_url}/")
+
+    def check(page, t):
+        label = page.locator(".diffusion-slider__label").text_content()
+        match = re.fullmatch(r"t = (\d+), \u1FB1t = (\S+)", label)
+        assert match, f"unexpected label {label!r}"
+        assert int(match[1]) == t
+        assert float(match[2]) == pytest.approx(index["alpha_bars"][t], rel=0.01, abs=5e-4)
+        position = page.locator(".diffusion-slider__frame").evaluate(
+            "e => getComputedStyle(e).backgroundPosition")
+        row, column = divmod(t, columns)
+        x, y = (float(v.rstrip("%")) for v in position.split())
+        assert (x, y) == (pytest.approx(100 * column / (columns - 1), abs=1e-3),
+                          pytest.approx(100 * row / (rows - 1), abs=1e-3)), position
+        return position
+
+    with Visit(browser, site_url, "diffusion/") as visit:
+        page = visit.page
+        page.route("**/sitemap.xml", lambda route: route.fulfill(
+            body=sitemap, content_type="application/xml"))
+        page.goto(f"{site_url}/diffusion/", wait_until="networkidle")
+        page.evaluate("window.__not_reloaded = true")
+        page.locator("article a[href$='forward/']").first.click()
+        slider = page.locator(".diffusion-slider input[type=range]")
+        slider.wait_for()
+        assert page.url.endswith("/diffusion/forward/")
+        assert page.evaluate("window.__not_reloaded === true"), "instant navigation did not happen"
+        frame = page.locator(".diffusion-slider__frame")
+        frame.scroll_into_view_if_needed()
+        assert frame.is_visible() and page.locator(".diffusion-slider img").count() == 0
+        box = frame.bounding_box()
+        ratio = index["frame_width"] / index["frame_height"]
+        assert box["width"] > 300 and box["width"] / box["height"] == pytest.approx(ratio, rel=0.02)
+        sprite_width = frame.evaluate("""e => new Promise(done => {
+            const image = new Image();
+            image.onload = () => done(image.naturalWidth);
+            image.onerror = () => done(0);
+            image.src = getComputedStyle(e).backgroundImage.slice(5, -2);
+        })""")
+        assert sprite_width == columns * index["frame_width"], "the sprite sheet did not load"
+
+        start = check(page, 0)
+        slider.focus()
+        page.keyboard.press("ArrowRight")
+        assert check(page, 1) != start
+        page.keyboard.press("End")
+        check(page, index["frames"] - 1)
+        slider.fill("37")
+        check(page, 37)
+        assert not visit.errors, f"console errors: {visit.errors}"
+        assert not visit.foreign
+
+    with Visit(browser, site_url, "diffusion/forward/", viewport="phone") as visit:
+        slider = visit.page.locator(".diffusion-slider input[type=range]")
+        slider.wait_for()
+        box = visit.page.locator(".diffusion-slider__frame").bounding_box()
+        assert 300 < box["width"] <= VIEWPORTS["phone"]["width"]
+        slider.fill("50")
+        check(visit.page, 50)
+        assert not visit.errors, f"console errors: {visit.errors}"
