@@ -47,8 +47,12 @@ def test_notebook_is_executed_with_outputs_and_links(built_site, notebook):
 def test_registered_figures_are_drawn(built_site):
     figures = load_hook("figures").read_registry(DOCS)
     for site_path, target, _registry in figures:
-        image = built_site / site_path
-        assert image.is_file() and image.stat().st_size > 1000, f"{target} did not draw {site_path}"
+        drawn = built_site / site_path
+        assert drawn.is_file(), f"{target} did not draw {site_path}"
+        if drawn.suffix == ".json":  # data beside a figure (the slider's frame index)
+            assert json.loads(drawn.read_text()), f"{target} wrote an empty {site_path}"
+        else:
+            assert drawn.stat().st_size > 1000, f"{target} drew a near-empty {site_path}"
 
 
 REMOTE = re.compile(r'<(?:script|img|link|iframe|source|video|audio)\b[^>]*\b(?:src|href)="(?:https?:)?//[^"]+"', re.I)
