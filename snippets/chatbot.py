@@ -229,21 +229,14 @@ def build_parser():
 
 def demo():
     """No arguments: the shop's bot answers one question."""
-    server = None
-    if not os.environ.get("ANTHROPIC_API_KEY"):
-        from genai.fake_llm_server import FakeLLMServer
-        print("ANTHROPIC_API_KEY is not set: using the local fake server.")
-        server = FakeLLMServer().start()
-        os.environ.update(server.env())
-    try:
+    from genai.fake_llm_server import unless_api_key
+
+    with unless_api_key():
         print("Demo: one question to the shop's bot. To chat, run "
               "`python -m genai.chatbot shop`; see --help.\n")
         question = "Hi! Can I return a jacket I bought three weeks ago?"
         print("you>", question)
         Chatbot("shop").say(question)
-    finally:
-        if server is not None:
-            server.stop()
     return 0
 
 

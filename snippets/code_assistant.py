@@ -298,18 +298,11 @@ def report(outcome: Outcome) -> None:
 
 def demo():
     """No arguments: slugify, against the fake server without a key."""
-    server = None
-    if not os.environ.get("ANTHROPIC_API_KEY"):
-        from genai.fake_llm_server import FakeLLMServer
-        print("ANTHROPIC_API_KEY is not set: using the local fake server.")
-        server = FakeLLMServer().start()
-        os.environ.update(server.env())
-    try:
+    from genai.fake_llm_server import unless_api_key
+
+    with unless_api_key():
         print(f"Demo task: {DEMO_TASK}\nSee --help for more.\n")
         report(assist(DEMO_TASK, DEMO_TESTS))
-    finally:
-        if server is not None:
-            server.stop()
     return 0
 
 

@@ -256,20 +256,13 @@ def build_parser():
 
 def demo():
     """No arguments: one product description, from the first demo row."""
-    server = None
-    if not os.environ.get("ANTHROPIC_API_KEY"):
-        from genai.fake_llm_server import FakeLLMServer
-        print("ANTHROPIC_API_KEY is not set: using the local fake server.")
-        server = FakeLLMServer().start()
-        os.environ.update(server.env())
-    try:
+    from genai.fake_llm_server import unless_api_key
+
+    with unless_api_key():
         row = read_products(DEMO_CSV)[0]
         print(f"Demo: a product description from {DEMO_CSV.name}, row 1. "
               "See --help for more.\n")
         print(generate("product", facts_of(row), length="short"))
-    finally:
-        if server is not None:
-            server.stop()
     return 0
 
 

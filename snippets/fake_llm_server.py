@@ -770,6 +770,20 @@ def live_api() -> bool:
             and os.environ.get("CI") != "true")
 
 
+@contextmanager
+def unless_api_key(name: str = "ANTHROPIC_API_KEY"):
+    """For the apps' demos: with no key set, talk to a local fake server.
+
+    Says so on the console, sets the SDKs' variables for the duration and
+    restores them after. With the key set it does nothing (yields None)."""
+    if os.environ.get(name):
+        yield None
+        return
+    print(f"{name} is not set: using the local fake server.")
+    with FakeLLMServer() as server, server.environment():
+        yield server
+
+
 def start_for_tests() -> FakeLLMServer | None:
     """Set up os.environ as the course's tests (and benchmarks) need it.
 

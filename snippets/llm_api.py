@@ -238,14 +238,9 @@ def build_tiny_chat_model(folder, seed: int = 0):
 def main() -> None:
     import anthropic
 
-    from genai.fake_llm_server import FakeLLMServer
+    from genai.fake_llm_server import unless_api_key
 
-    server = None
-    if not os.environ.get("ANTHROPIC_API_KEY"):
-        print("ANTHROPIC_API_KEY is not set: using the local fake server.")
-        server = FakeLLMServer().start()
-        os.environ.update(server.env())
-    try:
+    with unless_api_key():
         check_api_key("ANTHROPIC_API_KEY")
         client = anthropic.Anthropic()
         message = client.messages.create(
@@ -256,9 +251,6 @@ def main() -> None:
         print(f"{usage.input_tokens} tokens in, {usage.output_tokens} out: "
               f"about ${estimate_cost(usage, ANTHROPIC_MODEL):.6f} "
               f"at the example prices of {PRICES_NOTED}")
-    finally:
-        if server is not None:
-            server.stop()
 
 
 if __name__ == "__main__":
