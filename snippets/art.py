@@ -22,6 +22,7 @@ from pathlib import Path
 
 import torch
 
+from genai.cli import OneLineParser
 from genai.diffusion import (DIGITS, GUIDANCE, DiffusionError, DiffusionRun,
                              ddim_sample, train_diffusion)
 from genai.diffusion_digits import load_digits_data
@@ -155,12 +156,6 @@ EXAMPLES = f"""examples:
 The digits model is trained once ({DIGITS.train_steps} steps, under a minute)
 and kept in {CACHE}/ (or --checkpoint FILE). With
 no arguments, a quick demo trains a small model in a few seconds."""
-
-
-class OneLineParser(argparse.ArgumentParser):
-    def error(self, message):
-        """Bad arguments: one line on stderr and exit code 2."""
-        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
 
 def build_parser():

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import anthropic
 
+from genai.cli import OneLineParser
 from genai.llm_api import ANTHROPIC_MODEL, MissingAPIKeyError, check_api_key
 
 
@@ -200,12 +201,6 @@ Commands in a chat: /reset forgets the conversation, /quit ends it (so
 does Ctrl+D). With no arguments it runs a short demo. It needs
 ANTHROPIC_API_KEY; the demo uses the course's local fake server when the
 key is not set."""
-
-
-class OneLineParser(argparse.ArgumentParser):
-    def error(self, message):
-        """Bad arguments: one line on stderr and exit code 2."""
-        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
 
 def build_parser():

@@ -31,6 +31,7 @@ from pathlib import Path
 
 import anthropic
 
+from genai.cli import OneLineParser
 from genai.llm_api import ANTHROPIC_MODEL, MissingAPIKeyError, check_api_key
 
 if os.name == "posix":
@@ -258,12 +259,6 @@ memory limit (POSIX), capped output and no API keys in its environment.
 This is a seatbelt, not a sandbox: use a container or a virtual machine
 for code you do not trust. It needs ANTHROPIC_API_KEY; the demo (no
 arguments) uses the course's local fake server when the key is not set."""
-
-
-class OneLineParser(argparse.ArgumentParser):
-    def error(self, message):
-        """Bad arguments: one line on stderr and exit code 2."""
-        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
 
 def build_parser():
