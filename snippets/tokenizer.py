@@ -139,6 +139,15 @@ def _merge(ids: list[int], pair: tuple[int, int], new_id: int) -> list[int]:
     return out
 
 
+def _add_token(vocab: list[bytes], id_of: dict[bytes, int],
+               token: bytes) -> int:
+    """The id of token (id_of maps vocab back), appending it if new."""
+    if token not in id_of:
+        id_of[token] = len(vocab)
+        vocab.append(token)
+    return id_of[token]
+
+
 def _pairs(ids: list[int]) -> Counter:
     return Counter(zip(ids, ids[1:]))
 
@@ -146,18 +155,21 @@ def _pairs(ids: list[int]) -> Counter:
 class BPETokenizer:
     """Byte-level BPE: 256 byte tokens, learned merges, special tokens.
 
-    Ids 0-255 are the bytes, 256 onwards the merges in the order they were
-    learned (their rank), then the special tokens.
+    Ids 0-255 are the bytes, then the tokens that merges made, in the order
+    they were learned, then the special tokens. A merge's rank is its place
+    in the list of merges: encoding applies low ranks first.
     """
 
     def __init__(self, merges: list[tuple[int, int]],
                  special_tokens: tuple[str, ...] = ("<|endoftext|>",)):
-        self.merges = {pair: 256 + rank
-                       for rank, pair in enumerate(map(tuple, merges))}
-        # the bytes each token stands for
-        self.vocab = [bytes([b]) for b in range(256)]
-        for a, b in self.merges:
-            self.vocab.append(self.vocab[a] + self.vocab[b])
+        self.vocab = [bytes([b]) for b in range(256)]  # each token's bytes
+        self.merges: dict[tuple[int, int], int] = {}    # pair -> new id
+        self.ranks: dict[tuple[int, int], int] = {}     # pair -> rank
+        id_of = {token: i for i, token in enumerate(self.vocab)}
+        for rank, (a, b) in enumerate(merges):
+            self.ranks[a, b] = rank
+            self.merges[a, b] = _add_token(self.vocab, id_of,
+                                           self.vocab[a] + self.vocab[b])
         first = len(self.vocab)
         self.special_tokens = {s: first + i
                                for i, s in enumerate(special_tokens)}
@@ -172,10 +184,11 @@ class BPETokenizer:
     @classmethod
     def train(cls, text: str, vocab_size: int,
               special_tokens=("<|endoftext|>",)) -> BPETokenizer:
-        """Learn vocab_size - 256 - len(special_tokens) merges from text."""
+        """Learn merges from text until the vocabulary has vocab_size
+        tokens (fewer if every chunk of the text is one token already)."""
         special_tokens = tuple(special_tokens)
-        n_merges = vocab_size - 256 - len(special_tokens)
-        if n_merges < 0:
+        n_learned = vocab_size - 256 - len(special_tokens)
+        if n_learned < 0:
             raise TokenizerError(
                 f"vocab_size={vocab_size} is too small: it must be at "
                 f"least 256 (the bytes) + {len(special_tokens)} (special "
@@ -193,21 +206,24 @@ class BPETokenizer:
         counts = list(chunks.values())
         # how often each neighbouring pair occurs, and in which words
         pair_counts, where = Counter(), {}
-        for w, (ids, n) in enumerate(zip(words, counts)):
-            for pair, k in _pairs(ids).items():
+        for w, (word, n) in enumerate(zip(words, counts)):
+            for pair, k in _pairs(word).items():
                 pair_counts[pair] += k * n
                 where.setdefault(pair, set()).add(w)
         # a heap finds the most frequent pair fast; when a count changes
         # we push the pair again, and skip entries whose count is stale
         heap = [(-n, _tie_order(p), p) for p, n in pair_counts.items()]
         heapq.heapify(heap)
-        merges = []
-        while len(merges) < n_merges and heap:
+        merges, vocab = [], [bytes([b]) for b in range(256)]
+        id_of = {token: i for i, token in enumerate(vocab)}
+        while len(vocab) < 256 + n_learned and heap:
             minus_n, _, pair = heapq.heappop(heap)
             if pair_counts.get(pair) != -minus_n:
                 continue                     # stale entry
-            new_id = 256 + len(merges)
             merges.append(pair)
+            # rarely, two merges spell the same bytes: they share one id
+            a, b = pair
+            new_id = _add_token(vocab, id_of, vocab[a] + vocab[b])
             changed = set()
             for w in where.pop(pair):         # only words with the pair
                 old, new = words[w], _merge(words[w], pair, new_id)
@@ -255,7 +271,7 @@ class BPETokenizer:
         while len(ids) >= 2:
             # apply the merge learned first (lowest rank) among the pairs
             pair = min(zip(ids, ids[1:]),
-                       key=lambda p: self.merges.get(p, float("inf")))
+                       key=lambda p: self.ranks.get(p, float("inf")))
             if pair not in self.merges:
                 break                        # nothing left to merge
             ids = _merge(ids, pair, self.merges[pair])
@@ -297,7 +313,11 @@ class BPETokenizer:
         if not ok or not isinstance(specials, list):
             raise TokenizerError(f"corrupt BPETokenizer data: {expected}")
         _check_specials(specials)
-        return cls([tuple(p) for p in merges], tuple(specials))
+        try:
+            return cls([tuple(p) for p in merges], tuple(specials))
+        except IndexError:     # a merge of tokens that do not exist yet
+            raise TokenizerError(
+                f"corrupt BPETokenizer data: {expected}") from None
 
     def __repr__(self) -> str:
         return (f"BPETokenizer(vocab_size={self.vocab_size}, "

@@ -116,6 +116,23 @@ def test_save_and_load(bpe):
     assert again.encode(text) == bpe.encode(text)
 
 
+def two_ways_to_abc():
+    """Merges that spell b'abc' twice: ab+c and a+bc share one id."""
+    a, b, c = b"abc"
+    return BPETokenizer([(a, b), (256, c), (b, c), (a, 258)])
+
+
+def test_two_merges_with_the_same_bytes_share_an_id():
+    tok = two_ways_to_abc()
+    assert tok.vocab[256:] == [b"ab", b"abc", b"bc"]
+    assert tok.vocab_size == 260 and tok.special_tokens == {EOT: 259}
+    assert tok.merges[97, 258] == tok.merges[256, 99] == 257
+    assert tok.encode("abc bcd") == [257, 32, 258, 100]
+    assert tok.decode(tok.encode("xabcabc")) == "xabcabc"
+    again = load_tokenizer(tok.to_dict())
+    assert again.encode("abcd abd") == tok.encode("abcd abd")
+
+
 def test_pretokenizer_keeps_spaces_with_words():
     assert pretokenize("Hello world, it's 2024!\n\n") == [
         "Hello", " world", ",", " it", "'s", " 2024", "!", "\n\n"]
@@ -179,6 +196,10 @@ def test_corrupt_saved_tokenizers():
     good = BPETokenizer.train("a small text", vocab_size=260).to_dict()
     with pytest.raises(TokenizerError, match="corrupt"):
         BPETokenizer.from_dict({**good, "merges": [[1, 999]]})
+    dedup = two_ways_to_abc().to_dict()     # 3 tokens from 4 merges
+    with pytest.raises(TokenizerError, match="corrupt"):
+        BPETokenizer.from_dict({**dedup, "merges": dedup["merges"]
+                                + [[259, 1]]})
     with pytest.raises(TokenizerError, match="pattern"):
         BPETokenizer.from_dict({**good, "pattern": r"\w+"})
     with pytest.raises(TokenizerError, match="not a saved BPETokenizer"):
