@@ -254,6 +254,10 @@ class BPETokenizer:
         """
         if allowed_special == "all":
             allowed_special = self.special_tokens
+        unknown = set(allowed_special) - set(self.special_tokens)
+        if unknown:
+            raise TokenizerError(f"not special tokens here: {sorted(unknown)}"
+                                 f"; these are: {list(self.special_tokens)}")
         _check_text(text)
         ids = []
         for piece, is_special in _split_specials(text, allowed_special):

@@ -96,6 +96,8 @@ def test_special_tokens_only_when_allowed(bpe):
     assert ids.count(eot) == 1 and token_strings(bpe, ids)[2] == EOT
     assert bpe.encode(f"x{EOT}", allowed_special={EOT})[-1] == eot
     assert eot not in bpe.encode(f"x{EOT}", allowed_special=())
+    with pytest.raises(TokenizerError, match=r"not special.*\['<\|a\|>'\]"):
+        bpe.encode("x", allowed_special={"<|a|>"})
     # merges never produce a special token, whatever the text
     for text in random_strings(100, seed=2):
         assert eot not in bpe.encode(text, allowed_special=())
