@@ -106,7 +106,7 @@ class KVCache:
 # --8<-- [end:kv_cache]
 
 
-# --8<-- [start:block]
+# --8<-- [start:mha]
 class CausalSelfAttention(nn.Module):
     """Multi-head self-attention where each token looks only backwards."""
 
@@ -138,8 +138,10 @@ class CausalSelfAttention(nn.Module):
             y = attention(q, k, v, causal=True)
         y = y.transpose(1, 2).contiguous().view(B, T, C)  # heads side by side
         return self.resid_dropout(self.c_proj(y))
+# --8<-- [end:mha]
 
 
+# --8<-- [start:mlp]
 class MLP(nn.Module):
     """Each token on its own: widen 4x, GELU, project back."""
 
@@ -154,8 +156,10 @@ class MLP(nn.Module):
 
     def forward(self, x):
         return self.dropout(self.c_proj(self.gelu(self.c_fc(x))))
+# --8<-- [end:mlp]
 
 
+# --8<-- [start:block]
 class Block(nn.Module):
     """Pre-LayerNorm block: x + attention(norm(x)), then x + mlp(norm(x))."""
 
