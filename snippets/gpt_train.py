@@ -185,6 +185,7 @@ def amp_dtype(config: TrainConfig, device: torch.device):
 # --8<-- [end:amp]
 
 
+# --8<-- [start:evaluate]
 @torch.no_grad()
 def evaluate(model: GPT, train_ids, val_ids, config: TrainConfig, device,
              dtype) -> tuple[float, float]:
@@ -203,6 +204,7 @@ def evaluate(model: GPT, train_ids, val_ids, config: TrainConfig, device,
         losses.append(total / config.eval_steps)
     model.train()
     return losses[0], losses[1]
+# --8<-- [end:evaluate]
 
 
 def text_digest(text: str) -> str:
@@ -338,7 +340,7 @@ def restore(state: dict, run: TrainRun, optimizer, scaler, rng) -> None:
     scaler.load_state_dict(state["scaler"])
     rng.set_state(state["rng"])
     torch.set_rng_state(state["torch_rng"])
-    if state["cuda_rng"] and torch.cuda.is_available():
+    if state["cuda_rng"]:                        # saved on a GPU
         torch.cuda.set_rng_state_all(state["cuda_rng"])
     run.step = state["step"]
     run.history[:] = [tuple(row) for row in state["history"]]

@@ -256,3 +256,51 @@ def test_the_story_model_tells_stories():
     assert text.startswith(", there lived a ")
     run = gt.pretrained_run("stories")
     assert run.history[-1][2] < run.history[0][2] / 3     # val loss fell
+
+
+# ---------------------------------------------------------------------------
+# The GPU branches, run on the CPU with stand-ins (the page shows them)
+# ---------------------------------------------------------------------------
+def test_amp_choices_per_device(monkeypatch):
+    cuda = torch.device("cuda")
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda: False)
+    assert gt.amp_dtype(TINY, cuda) is torch.float16      # old GPUs
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda: True)
+    assert gt.amp_dtype(TINY, cuda) is torch.bfloat16
+    off = dataclasses.replace(TINY, amp="off")
+    assert gt.amp_dtype(off, cuda) is None
+    assert gt.amp_dtype(dataclasses.replace(TINY, amp="fp16"),
+                        cuda) is torch.float16
+
+
+def test_torchrun_on_gpus_uses_nccl_and_one_gpu_each(monkeypatch):
+    calls = []
+    monkeypatch.setattr(gt, "get_device", lambda: torch.device("cuda"))
+    monkeypatch.setattr(torch.cuda, "set_device", calls.append)
+    monkeypatch.setattr(gt.dist, "init_process_group", calls.append)
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("LOCAL_RANK", "1")
+    assert gt.init_distributed() == torch.device("cuda", 1)
+    assert calls == [torch.device("cuda", 1), "nccl"]
+
+
+def test_a_batch_that_does_not_split_over_the_processes(monkeypatch):
+    monkeypatch.setattr(gt.dist, "is_initialized", lambda: True)
+    monkeypatch.setattr(gt.dist, "get_rank", lambda: 0)
+    monkeypatch.setattr(gt.dist, "get_world_size", lambda: 3)
+    with pytest.raises(TrainError, match="divisible by the 3 processes"):
+        train(TINY, **QUIET)
+
+
+def test_a_gpu_checkpoint_restores_the_gpu_random_state(monkeypatch,
+                                                         tmp_path):
+    path = tmp_path / "run.pt"
+    run = train(dataclasses.replace(TINY, steps=1), checkpoint=path, **QUIET)
+    state = gt.load_checkpoint(path, run.config)
+    state["cuda_rng"] = [torch.zeros(8, dtype=torch.uint8)]
+    restored = []
+    monkeypatch.setattr(torch.cuda, "set_rng_state_all", restored.append)
+    optimizer = run.model.configure_optimizer(TINY.lr)
+    scaler = torch.amp.GradScaler("cpu", enabled=False)
+    gt.restore(state, run, optimizer, scaler, torch.Generator())
+    assert restored == [state["cuda_rng"]]
