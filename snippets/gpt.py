@@ -213,6 +213,9 @@ class GPT(nn.Module):
         """Logits for every position; the mean cross-entropy if targets."""
         B, T = idx.shape
         start = cache.length if cache is not None else 0
+        if cache is not None and cache.kv.size(2) != B:
+            raise ValueError(f"the cache was made for {cache.kv.size(2)} "
+                             f"sequences, the input has {B}")
         if start + T > self.config.block_size:
             raise ValueError(
                 f"{start + T} tokens do not fit the context window of "

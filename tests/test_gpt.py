@@ -61,6 +61,14 @@ def test_cache_overflow_is_refused():
             model(torch.zeros(1, 1, dtype=torch.long), cache=cache)
 
 
+def test_cache_of_another_batch_size_is_refused():
+    model = tiny_model()
+    with pytest.raises(ValueError, match="cache was made for 2 sequences, "
+                                         "the input has 1"):
+        model(torch.zeros(1, 3, dtype=torch.long),
+              cache=KVCache(TINY, batch_size=2))
+
+
 def test_changing_a_later_token_leaves_earlier_logits_alone():
     model = tiny_model()
     idx = torch.randint(TINY.vocab_size, (1, 10),
