@@ -244,8 +244,8 @@ def encode_prompt(prompt: str, config: ICLConfig = ICL) -> list[int]:
     words = prompt.split()
     unknown = [w for w in words if w not in VOCAB]
     if unknown:
-        raise ICLError(f"unknown tokens {unknown} in {prompt!r}: use "
-                       f"examples a0 to h7 and a query letter a to h")
+        raise ICLError(f"unknown tokens {unknown}: use examples a0 to h7, "
+                       f"then a letter a to h")
     if not words or words[-1] not in LETTERS or any(
             len(w) != 2 for w in words[:-1]):
         raise ICLError(f"{prompt!r}: write examples, then one query "
