@@ -218,9 +218,21 @@ def generate(model: GPT, tokenizer, prompt: str, max_new_tokens: int = 50,
              top_p: float | None = None,
              stop: str | Iterable[str] | None = None, seed: int | None = 0,
              use_cache: bool = True) -> str:
-    """The text that continues prompt (the new text only); see stream()."""
-    return "".join(stream(model, tokenizer, prompt, max_new_tokens,
-                          temperature, top_k, top_p, stop, seed, use_cache))
+    """The text that continues prompt (the new text only); see stream().
+
+    It runs on one CPU thread, then restores the setting: each step of a
+    small model is many tiny operations that a second thread does not speed
+    up, and on a busy machine waiting for it makes them much slower. (On a
+    GPU, the CPU's threads do not matter.)
+    """
+    pieces = stream(model, tokenizer, prompt, max_new_tokens, temperature,
+                    top_k, top_p, stop, seed, use_cache)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return "".join(pieces)
+    finally:
+        torch.set_num_threads(threads)
 
 
 # --8<-- [start:probs]

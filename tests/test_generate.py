@@ -210,3 +210,10 @@ def test_unknown_character_is_named(model):
 def test_bad_k_for_next_token_probs(model):
     with pytest.raises(GenerationError, match="k must be a whole number"):
         next_token_probs(model, TOK, "Once", k=0)
+
+
+def test_generate_restores_the_thread_setting(model):
+    torch.set_num_threads(2)
+    generate(model, TOK, "Once", 3)
+    assert torch.get_num_threads() == 2
+    torch.set_num_threads(1)
