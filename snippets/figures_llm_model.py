@@ -30,7 +30,7 @@ def plot_causal_attention(path: pathlib.Path) -> None:
     axes = fig.subplots(1, 2)
     for ax, causal in zip(axes, (False, True)):
         weights = attention(q, k, eye, causal=causal)
-        ax.imshow(weights, cmap="Blues", vmin=0, vmax=1)
+        ax.imshow(weights.numpy(), cmap="Blues", vmin=0, vmax=1)
         for i in range(len(WORDS)):
             for j in range(len(WORDS)):
                 w = weights[i, j].item()
