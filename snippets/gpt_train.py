@@ -554,6 +554,7 @@ def demo() -> int:
                          warmup_steps=10, eval_interval=40, eval_steps=2)
     print("Demo: 120 steps of a tiny character-level GPT on the stories, "
           "interrupted at step 60 and resumed. See --help for more.")
+    torch.set_num_threads(1)   # a model this small runs best on one thread
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "demo.pt"
         train(config, checkpoint=path, checkpoint_every=60, stop_after=61)
