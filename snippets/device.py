@@ -6,6 +6,7 @@ Set the environment variable ``COURSE_DEVICE`` (``cpu``, ``cuda``, ``cuda:1``,
     python -m genai.device
 """
 
+import contextlib
 import os
 
 import torch
@@ -28,6 +29,29 @@ def get_device() -> torch.device:
         return torch.device("mps")
     return torch.device("cpu")
 # --8<-- [end:get_device]
+
+
+@contextlib.contextmanager
+def _single_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
+def one_thread(work=None):
+    """Run on one CPU thread, then restore the setting.
+
+    Use it on a function (``@one_thread``) or a block (``with
+    one_thread():``). For the course's small networks a second thread costs
+    more to coordinate than it saves, and on a busy machine waiting for it
+    makes each step many times slower. The results do not depend on it.
+    """
+    if work is None:
+        return _single_thread()
+    return _single_thread()(work)
 
 
 if __name__ == "__main__":

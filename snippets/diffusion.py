@@ -15,7 +15,6 @@ t = 1..T add noise, and the network sees t = 1..T.
 
 from __future__ import annotations
 
-import functools
 import math
 import time
 from dataclasses import dataclass, field
@@ -26,7 +25,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from genai.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from genai.device import get_device
+from genai.device import get_device, one_thread
 from genai.noise_schedule import NoiseSchedule, ScheduleError
 from genai.toy_data import make_moons
 
@@ -64,21 +63,6 @@ class DiffusionConfig:
         if self.n_classes < 0 or not 0 <= self.p_uncond < 1:
             raise DiffusionError("need n_classes >= 0 and 0 <= p_uncond < 1, "
                                  f"got {self.n_classes}, {self.p_uncond}")
-
-
-def one_thread(work):
-    """Run work on one CPU thread: for networks this small, extra threads
-    cost more to coordinate than they save (and a busy machine makes it
-    much worse). The previous setting comes back afterwards."""
-    @functools.wraps(work)
-    def wrapper(*args, **kwargs):
-        threads = torch.get_num_threads()
-        torch.set_num_threads(1)
-        try:
-            return work(*args, **kwargs)
-        finally:
-            torch.set_num_threads(threads)
-    return wrapper
 
 
 def make_schedule(config: DiffusionConfig) -> NoiseSchedule:

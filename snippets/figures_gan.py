@@ -13,7 +13,7 @@ import pathlib
 import torch
 from matplotlib.figure import Figure
 
-from genai.device import get_device
+from genai.device import get_device, one_thread
 from genai.drawing import course_style, save_figure
 from genai.gan import (COLLAPSE, DIGITS, RING, generate, load_digits_tensor,
                        ring_modes, ring_of_gaussians, ring_quality, sample,
@@ -25,38 +25,25 @@ D_COLOUR, G_COLOUR = "#4477AA", "#EE6677"
 SNAPSHOTS = (1, 300, 1000, 3000)
 
 
-def _one_thread(train):
-    """Small networks train faster on one CPU thread than on several."""
-    @functools.wraps(train)
-    def wrapper():
-        threads = torch.get_num_threads()
-        torch.set_num_threads(1)
-        try:
-            return train()
-        finally:
-            torch.set_num_threads(threads)
-    return wrapper
-
-
 @functools.cache
 def _ring_data() -> torch.Tensor:
     return ring_of_gaussians(2000, seed=0)
 
 
 @functools.cache
-@_one_thread
+@one_thread
 def _ring_run():
     return train_gan(_ring_data(), RING, snapshot_at=SNAPSHOTS)
 
 
 @functools.cache
-@_one_thread
+@one_thread
 def _collapse_run():
     return train_gan(_ring_data(), COLLAPSE)
 
 
 @functools.cache
-@_one_thread
+@one_thread
 def _digits_run():
     return train_gan(load_digits_tensor(), DIGITS)
 

@@ -25,6 +25,7 @@ from collections.abc import Iterable, Iterator
 
 import torch
 
+from genai.device import one_thread
 from genai.gpt import GPT, KVCache
 
 
@@ -227,12 +228,8 @@ def generate(model: GPT, tokenizer, prompt: str, max_new_tokens: int = 50,
     """
     pieces = stream(model, tokenizer, prompt, max_new_tokens, temperature,
                     top_k, top_p, stop, seed, use_cache)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    with one_thread():
         return "".join(pieces)
-    finally:
-        torch.set_num_threads(threads)
 
 
 # --8<-- [start:probs]

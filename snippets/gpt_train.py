@@ -39,7 +39,7 @@ from torch.nn.parallel import DistributedDataParallel
 from genai.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from genai.cli import OneLineParser
 from genai.corpora import load_corpus
-from genai.device import get_device
+from genai.device import get_device, one_thread
 from genai.gpt import GPT, GPTConfig
 from genai.tokenizer import BPETokenizer, CharTokenizer, load_tokenizer
 
@@ -462,13 +462,9 @@ def pretrained_run(name: str, device=None, log=None) -> TrainRun:
             # one CPU thread: for a model this small a second thread saves
             # little, a busy machine makes it much slower, and the weights
             # do not depend on how many cores the machine has
-            threads = torch.get_num_threads()
-            torch.set_num_threads(1)
-            try:
+            with one_thread():
                 train(config, checkpoint=partial, device=device,
                       log=lambda text: None)
-            finally:
-                torch.set_num_threads(threads)
             os.replace(partial, path)
     return load_run(path, config, device)
 

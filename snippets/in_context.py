@@ -28,8 +28,7 @@ from pathlib import Path
 import torch
 
 from genai.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from genai.device import get_device
-from genai.diffusion import one_thread
+from genai.device import get_device, one_thread
 from genai.gpt import GPT, GPTConfig
 from genai.gpt_train import CACHE, file_lock, lr_at
 

@@ -28,3 +28,21 @@ def test_unknown_device_name_is_rejected(monkeypatch):
     monkeypatch.setenv("COURSE_DEVICE", "tpu-please")
     with pytest.raises(RuntimeError):
         get_device()
+
+
+def test_one_thread_restores_the_setting_as_decorator_and_block():
+    from genai.device import one_thread
+
+    before = torch.get_num_threads()
+
+    @one_thread
+    def inside():
+        return torch.get_num_threads()
+
+    assert inside() == 1 and torch.get_num_threads() == before
+    with one_thread():
+        assert torch.get_num_threads() == 1
+    assert torch.get_num_threads() == before
+    with pytest.raises(ZeroDivisionError), one_thread():
+        1 / 0
+    assert torch.get_num_threads() == before
