@@ -39,7 +39,7 @@ def hf_config(config: GPTConfig, eot_id: int):
     return GPT2Config(
         vocab_size=config.vocab_size, n_positions=config.block_size,
         n_embd=config.n_embd, n_layer=config.n_layer, n_head=config.n_head,
-        activation_function="gelu_new",       # GELU, tanh approximation
+        activation_function="gelu",           # exact GELU, as ours
         layer_norm_epsilon=1e-5,
         resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0,  # no dropout
         bos_token_id=eot_id, eos_token_id=eot_id,

@@ -47,7 +47,7 @@ def test_files_and_config(exported, tokenizer):
     assert not list(folder.parent.glob(".*")), "no temporary folder left"
     config = json.loads((folder / "config.json").read_text())
     assert config["model_type"] == "gpt2"
-    assert config["activation_function"] == "gelu_new"
+    assert config["activation_function"] == "gelu"
     assert config["n_positions"] == 32 and config["vocab_size"] == 400
     assert type(hf).__name__ == "GPT2LMHeadModel"
     assert type(hf_tok).__name__ == "GPT2Tokenizer"
