@@ -155,4 +155,6 @@ def test_without_examples_the_model_spreads_its_bets(model):
     prompts, _, _ = few_shot_prompts(0, 8, torch.Generator().manual_seed(0))
     with torch.no_grad():
         probs = model(prompts)[0][:, -1].softmax(-1)[:, DIGIT_IDS]
-    assert (probs - 1 / 8).abs().max() < 0.05
+    # no digit stands out: the best guess stays far from a confident one
+    assert (probs - 1 / 8).abs().max() < 0.1
+    assert probs.max(dim=-1).values.mean() < 0.2
