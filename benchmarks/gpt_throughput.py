@@ -3,9 +3,12 @@
 The configuration is nanoGPT's published CPU run (4 layers, 4 heads, width
 128, context 64, batch 12, character-level, dropout 0): 768 tokens a step.
 
-* "course loop": genai.gpt_train.train, the loop the course teaches (GPT-2
-  biases on, AdamW, gradient clipping, learning-rate schedule), on the
-  story corpus at character level. Its own clock: the seconds of its loop.
+* "course loop": genai.gpt_train.train, the loop the course teaches (AdamW,
+  gradient clipping, learning-rate schedule), on the story corpus at
+  character level, without biases as in nanoGPT's configuration and with
+  GPT-2's biases. Its time per step is (loop time of 2n steps - loop time
+  of n steps) / n: the evaluations at the start and the end cancel out,
+  as nanoGPT's printed time per iteration leaves its evaluations out.
 * "bare step, no biases": the same step (batch, forward, backward, clip,
   AdamW) written out, with bias=False as in nanoGPT's configuration.
 * "bare step, biases": the same with GPT-2's biases.
@@ -90,15 +93,18 @@ class BareStep:
 class CourseLoop:
     """genai.gpt_train.train for a number of steps; its loop's own clock."""
 
-    def __init__(self, path: Path):
-        self.base = TrainConfig(data=str(path), tokenizer="char",
+    def __init__(self, path: Path, bias: bool):
+        self.base = TrainConfig(data=str(path), tokenizer="char", bias=bias,
                                 batch_size=BATCH, amp="off", **SHAPE)
 
-    def seconds(self, steps: int) -> float:
+    def loop_seconds(self, steps: int) -> float:
         config = dataclasses.replace(self.base, steps=steps, warmup_steps=0,
                                      eval_interval=steps, eval_steps=1)
         return train(config, device=torch.device("cpu"),
                      log=lambda *args, **kwargs: None).seconds
+
+    def seconds(self, steps: int) -> float:
+        return self.loop_seconds(2 * steps) - self.loop_seconds(steps)
 
 
 def nanogpt_model(folder: Path, vocab_size: int):
@@ -134,7 +140,8 @@ def main(argv=None) -> None:
     corpus = Path(os.environ.get("TMPDIR", "/tmp")) / "gpt_throughput.txt"
     corpus.write_text(text, encoding="utf-8")
 
-    runs = {"course loop (biases)": CourseLoop(corpus)}
+    runs = {"course loop, no biases": CourseLoop(corpus, bias=False),
+            "course loop, biases": CourseLoop(corpus, bias=True)}
     for label, bias in (("bare step, no biases", False),
                         ("bare step, biases", True)):
         config = GPTConfig(vocab_size=tokenizer.vocab_size, bias=bias,
@@ -174,6 +181,12 @@ def main(argv=None) -> None:
         print(f"  {label:21s} {median * 1e3:6.1f} ms/step "
               f"({best * 1e3:5.1f}), {BATCH * BLOCK / median:7,.0f} tok/s, "
               f"MFU {mfu:.0%}")
+    if "nanoGPT's model" in times:
+        theirs = statistics.median(times["nanoGPT's model"])
+        for label in ("bare step, no biases", "course loop, no biases"):
+            ours = statistics.median(times[label])
+            print(f"{label} vs nanoGPT's model in the same step: "
+                  f"{theirs / ours - 1:+.0%} tokens/s")
     peak_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     scale = 1 if sys.platform == "darwin" else 1024    # bytes vs KiB
     print(f"peak memory (max resident set) of this process: "

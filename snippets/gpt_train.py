@@ -65,6 +65,7 @@ class TrainConfig:
     n_head: int = 4
     n_embd: int = 128
     dropout: float = 0.0
+    bias: bool = True         # GPT-2's biases; nanoGPT's CPU run drops them
     # the optimisation
     batch_size: int = 32      # windows per step, shared by all processes
     steps: int = 600
@@ -99,7 +100,8 @@ class TrainConfig:
     def gpt_config(self, vocab_size: int) -> GPTConfig:
         return GPTConfig(vocab_size=vocab_size, block_size=self.block_size,
                          n_layer=self.n_layer, n_head=self.n_head,
-                         n_embd=self.n_embd, dropout=self.dropout)
+                         n_embd=self.n_embd, dropout=self.dropout,
+                         bias=self.bias)
 
 
 @dataclass
