@@ -99,6 +99,12 @@ def test_training_is_deterministic():
     assert first == second and len(first) == TINY.steps
 
 
+def test_training_reports_its_loss_every_100_steps():
+    said = []
+    train_icl(dataclasses.replace(TINY, steps=100), "cpu", log=said.append)
+    assert len(said) == 1 and said[0].startswith("step 100: loss ")
+
+
 def test_the_cache_trains_once_then_loads(tmp_path, monkeypatch):
     monkeypatch.setattr(icl, "CACHE", tmp_path)
     quiet = dict(device="cpu", config=TINY, log=lambda text: None)
