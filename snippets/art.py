@@ -2,7 +2,7 @@
 
 Offline, the course's own class-conditional diffusion model draws the digit
 that the prompt names, with classifier-free guidance (genai.diffusion). The
-model is trained once and kept as a checkpoint; later runs load it. With
+model is the reference that the course ships (genai.store). With
 --diffusers MODEL, a real Stable Diffusion pipeline draws any prompt
 (genai.text_to_image).
 
@@ -17,17 +17,15 @@ import argparse
 import dataclasses
 import re
 import sys
-import time
 from pathlib import Path
 
 import torch
 
+from genai import store
 from genai.cli import OneLineParser
 from genai.diffusion import (DIGITS, GUIDANCE, DiffusionError, DiffusionRun,
                              ddim_sample, train_diffusion)
 from genai.diffusion_digits import load_digits_data
-
-CACHE = Path.home() / ".cache" / "genai-course"
 
 
 class ArtError(ValueError):
@@ -63,30 +61,23 @@ def parse_digit(prompt: str) -> int:
 
 
 # --8<-- [start:model]
-def default_checkpoint(train_steps: int) -> Path:
-    """Where the digits model trained for train_steps is kept."""
-    return CACHE / f"art-digits-{train_steps}.pt"
-
-
 def load_model(checkpoint=None, train_steps: int = DIGITS.train_steps,
                log=print) -> DiffusionRun:
-    """The digits model from its checkpoint; trained (and saved) first if
-    the checkpoint is missing, resumed if a training was interrupted."""
+    """The digits model. By default the course's reference (genai.store);
+    with another number of steps, trained once on this machine and cached;
+    with checkpoint, your own file: trained there if it is missing,
+    resumed if a training was interrupted."""
     if train_steps < 1:
         raise ArtError(f"--train-steps must be at least 1, got {train_steps}")
     config = dataclasses.replace(DIGITS, train_steps=train_steps)
-    path = Path(checkpoint or default_checkpoint(train_steps))
-    trained = not path.is_file()
-    if trained:
+    if checkpoint is None:
+        return store.load("digits", config=config, log=log)
+    path = Path(checkpoint)
+    if not path.is_file():
         log(f"No model at {path}: training one, {train_steps} steps "
             f"(about {train_steps / 100:.0f} s on a laptop CPU) ...")
-    path.parent.mkdir(parents=True, exist_ok=True)
     pixels, labels = load_digits_data()
-    start = time.perf_counter()
-    run = train_diffusion(pixels, config, labels=labels, checkpoint=path)
-    if trained:
-        log(f"trained in {time.perf_counter() - start:.0f} s, saved to {path}")
-    return run
+    return train_diffusion(pixels, config, labels=labels, checkpoint=path)
 # --8<-- [end:model]
 
 
@@ -136,11 +127,9 @@ def draw_with_diffusers(prompt: str, model: str, path, steps: int = 30,
 
 
 def plot_art_seven(path) -> None:
-    """The figure on the page: eight 7s from a model trained 1,000 steps."""
-    run = load_model(checkpoint=Path(path).with_suffix(".pt"),
-                     train_steps=1000, log=lambda text: None)
+    """The figure on the page: eight 7s from the course's digits model."""
+    run = load_model(log=lambda text: None)
     to_png(draw("draw a 7", run, n=8), path, size=64)
-    Path(path).with_suffix(".pt").unlink()
 
 
 # ---------------------------------------------------------------------------
@@ -153,9 +142,10 @@ EXAMPLES = f"""examples:
   python -m genai.art "a lighthouse at dusk" --out lighthouse.png \\
       --diffusers stable-diffusion-v1-5/stable-diffusion-v1-5
 
-The digits model is trained once ({DIGITS.train_steps} steps, under a minute)
-and kept in {CACHE}/ (or --checkpoint FILE). With
-no arguments, a quick demo trains a small model in a few seconds."""
+The digits model is the course's reference ({DIGITS.train_steps} steps), shipped
+with it; --train-steps N trains another once (N / 100 seconds or so) and
+keeps it in ~/.cache/genai-course/, --checkpoint FILE in FILE. With no
+arguments, a quick demo trains a small model in a few seconds."""
 
 
 def build_parser():
@@ -176,7 +166,8 @@ def build_parser():
                         help=f"guidance scale w (default: {GUIDANCE})")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--checkpoint", metavar="FILE.pt",
-                        help="the digits model (trained there if missing)")
+                        help="your own digits model (trained there if "
+                        "missing)")
     parser.add_argument("--train-steps", type=int,
                         default=DIGITS.train_steps, help="training steps of"
                         f" the digits model (default: {DIGITS.train_steps})")

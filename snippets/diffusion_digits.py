@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import torch
 
+from genai import store
 from genai.device import get_device
-from genai.diffusion import (DIGITS, Denoiser, DiffusionError, ddim_sample,
-                             ddpm_sample)
+from genai.diffusion import (DIGITS, GUIDANCE, Denoiser, DiffusionError,
+                             DiffusionRun, build_model, ddim_sample,
+                             ddpm_sample, make_schedule, train_diffusion)
 from genai.noise_schedule import NoiseSchedule
 
 
@@ -75,10 +77,56 @@ def class_accuracy(model: Denoiser, schedule: NoiseSchedule,
 # --8<-- [end:accuracy]
 
 
+# ---------------------------------------------------------------------------
+# The digits model that the art app and the figures read (see genai.store)
+# ---------------------------------------------------------------------------
+def _train(config, checkpoint, log) -> DiffusionRun:
+    pixels, labels = load_digits_data()
+    return train_diffusion(pixels, config, labels=labels,
+                           checkpoint=checkpoint)
+
+
+def _save(run: DiffusionRun):
+    return run.model.state_dict(), {"losses": run.losses,
+                                    "seconds": run.seconds}
+
+
+def _build(config, tensors, data, device) -> DiffusionRun:
+    model = build_model(config)
+    model.load_state_dict(tensors)
+    return DiffusionRun(model.to(device).eval(), config,
+                        make_schedule(config), losses=data["losses"],
+                        seconds=data["seconds"])
+
+
+def _losses(run: DiffusionRun) -> dict:
+    return {"last_100_steps": sum(run.losses[-100:]) / 100}
+
+
+def _quality(run: DiffusionRun) -> dict:
+    """Class accuracy at the default guidance, 20 digits of each class."""
+    judge = DigitJudge()
+    return {"class_accuracy": class_accuracy(
+        run.model, run.schedule, judge, GUIDANCE, per_class=20),
+        "judge_accuracy": judge.test_accuracy}
+
+
+def _bars(quality: dict, reference: dict) -> list[str]:
+    if quality["class_accuracy"] >= 0.95:
+        return []
+    return [f"class accuracy {quality['class_accuracy']:.1%} at guidance "
+            f"{GUIDANCE}, the bar is 95%"]
+
+
+RECIPE = store.Recipe(
+    "digits", "class-conditional diffusion model of the 8x8 digits",
+    DIGITS, sources=("diffusion", "noise_schedule", "diffusion_digits"),
+    train=_train, save=_save, build=_build, losses=_losses,
+    quality=_quality, bars=_bars)
+
+
 if __name__ == "__main__":
     import dataclasses
-
-    from genai.diffusion import train_diffusion
 
     torch.set_num_threads(1)
     x, y = load_digits_data()

@@ -8,8 +8,9 @@ and resume exactly, and data-parallel training over several processes with
 torchrun (PyTorch DDP).
 
 pretrained("facts") and pretrained("stories") give the course's two small
-models: trained once (under a minute on a laptop CPU), then loaded from
-~/.cache/genai-course/.
+models: the references that this code trained (under a minute each on a
+laptop CPU) and that the course ships; genai.store loads them, or trains
+them again if the code has changed.
 
     python -m genai.gpt_train                  # a demo of a few seconds
     python -m genai.gpt_train --help           # every option
@@ -20,11 +21,8 @@ models: trained once (under a minute on a laptop CPU), then loaded from
 from __future__ import annotations
 
 import argparse
-import ast
-import contextlib
 import dataclasses
 import hashlib
-import json
 import math
 import os
 import sys
@@ -38,12 +36,14 @@ from torch.nn.parallel import DistributedDataParallel
 
 from genai.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from genai.cli import OneLineParser
-from genai.corpora import load_corpus
-from genai.device import get_device, one_thread
+from genai import store
+from genai.corpora import CAPITALS, load_corpus
+from genai.device import get_device
 from genai.gpt import GPT, GPTConfig
 from genai.tokenizer import BPETokenizer, CharTokenizer, load_tokenizer
 
-CACHE = Path.home() / ".cache" / "genai-course"
+# the modules whose code trains the pretrained models (see genai.store)
+SOURCES = ("gpt", "gpt_train", "corpora", "tokenizer")
 TOKENIZERS = ("char", "bpe")
 AMP = ("auto", "off", "bf16", "fp16")
 
@@ -389,86 +389,24 @@ def complete(model: GPT, tokenizer, prompt: str, max_new_tokens: int = 20,
 # ---------------------------------------------------------------------------
 # --8<-- [start:pretrained]
 PRETRAINED = {
-    # 60 countries and capitals; every capital a token of its own
+    # 60 countries and capitals, in 7 kinds of sentence
     "facts": TrainConfig(data="facts", vocab_size=1024, block_size=32,
-                         batch_size=24, steps=400, lr=3e-3, min_lr=3e-4,
+                         batch_size=24, steps=400, lr=5e-3, min_lr=3e-4,
                          warmup_steps=50, eval_interval=25),
     # tales from a small grammar
     "stories": TrainConfig(data="stories", vocab_size=512, block_size=64,
                            batch_size=16, steps=250, lr=3e-3, min_lr=3e-4,
                            warmup_steps=25, eval_interval=25),
 }
-# --8<-- [end:pretrained]
-SOURCES = ("gpt", "gpt_train", "corpora", "tokenizer")
-
-
-def pretrained_path(name: str) -> Path:
-    """Where pretrained(name) keeps its model: the file name holds a hash
-    of the configuration and of the code that trains it."""
-    if name not in PRETRAINED:
-        raise TrainError(f"no pretrained model {name!r}: choose from "
-                         f"{sorted(PRETRAINED)}")
-    digest = hashlib.sha256(json.dumps(
-        dataclasses.asdict(PRETRAINED[name]), sort_keys=True).encode())
-    for module in SOURCES:
-        digest.update(code_of(Path(__file__).parent / f"{module}.py"))
-    return CACHE / f"gpt-{name}-{digest.hexdigest()[:12]}.pt"
-
-
-def code_of(path: Path) -> bytes:
-    """A module's code without comments and docstrings: editing only
-    those does not make pretrained() train again."""
-    tree = ast.parse(path.read_text(encoding="utf-8"))
-    for node in ast.walk(tree):
-        body = getattr(node, "body", None)
-        first = body[0] if isinstance(body, list) and body else None
-        if isinstance(first, ast.Expr) and isinstance(
-                getattr(first.value, "value", None), str):
-            node.body = body[1:] or [ast.Pass()]
-    return ast.dump(tree).encode()
-
-
-@contextlib.contextmanager
-def file_lock(path: Path):
-    """Hold an exclusive lock on path (POSIX; elsewhere, no lock)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        import fcntl
-    except ImportError:   # Windows: two trainings at once just both train
-        yield
-        return
-    with open(path, "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)     # waits for the other process
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def pretrained_run(name: str, device=None, log=None) -> TrainRun:
-    """The pretrained run (model, tokenizer, history); trains it once."""
-    log = log or (lambda text: print(text, file=sys.stderr))
-    path, config = pretrained_path(name), PRETRAINED[name]
-    if path.is_file():
-        try:
-            return load_run(path, config, device)
-        except CheckpointError as error:
-            log(f"the cached model is unusable, training it again "
-                f"({str(error).splitlines()[0]})")
-            path.unlink(missing_ok=True)
-    with file_lock(path.with_suffix(".lock")):
-        if not path.is_file():   # another process may have trained it
-            log(f"training the {name!r} model once (under a minute); "
-                f"it is kept in {path}")
-            partial = path.with_suffix(".partial.pt")  # resumable
-            # one CPU thread: for a model this small a second thread saves
-            # little, a busy machine makes it much slower, and the weights
-            # do not depend on how many cores the machine has
-            with one_thread():
-                train(config, checkpoint=partial, device=device,
-                      log=lambda text: None)
-            os.replace(partial, path)
-    return load_run(path, config, device)
+    """The run (model, tokenizer, loss history) of "facts" or "stories":
+    the reference shipped with the course (see genai.store)."""
+    if name not in PRETRAINED:
+        raise TrainError(f"no pretrained model {name!r}: choose from "
+                         f"{sorted(PRETRAINED)}")
+    return store.load(name, device=device, log=log)
 
 
 def pretrained(name: str, device=None):
@@ -476,6 +414,113 @@ def pretrained(name: str, device=None):
     "stories" model, on device (default: genai.device.get_device())."""
     run = pretrained_run(name, device)
     return run.model.eval(), run.tokenizer
+# --8<-- [end:pretrained]
+
+
+@torch.no_grad()
+def capitals_right(model: GPT, tokenizer) -> int:
+    """How many of the 60 capitals the greedy completion of "The capital
+    of <country> is" gets right."""
+    return sum(complete(model, tokenizer, f"The capital of {country} is",
+                        stop=".").strip() == capital
+               for country, capital in CAPITALS.items())
+
+
+@torch.no_grad()
+def first_token_right(model: GPT, tokenizer) -> int:
+    """How many of the 60 capitals are the most likely next token after
+    "The capital of <country> is" (their first token, for long names)."""
+    return sum(int(next_token_probs(model, tokenizer, f"The capital of "
+                                    f"{country} is").argmax())
+               == tokenizer.encode(" " + capital)[0]
+               for country, capital in CAPITALS.items())
+
+
+@torch.no_grad()
+def next_token_probs(model: GPT, tokenizer, prompt: str) -> torch.Tensor:
+    """The model's probabilities (V,) for the token after prompt."""
+    model.eval()
+    ids = tokenizer.encode(prompt)[-model.config.block_size:]
+    logits, _ = model(torch.tensor([ids],
+                                   device=next(model.parameters()).device))
+    return logits[0, -1].softmax(-1)
+
+
+def _save_run(run: TrainRun):
+    return run.model.state_dict(), {
+        "tokenizer": run.tokenizer.to_dict(), "step": run.step,
+        "history": run.history, "seconds": run.seconds,
+        "cpu_seconds": run.cpu_seconds}
+
+
+def _build_run(config: TrainConfig, tensors, data, device) -> TrainRun:
+    tokenizer = load_tokenizer(data["tokenizer"])
+    model = GPT(config.gpt_config(tokenizer.vocab_size))
+    model.load_state_dict(tensors)
+    return TrainRun(model.to(device).eval(), tokenizer, config,
+                    step=data["step"],
+                    history=[tuple(row) for row in data["history"]],
+                    seconds=data["seconds"],
+                    cpu_seconds=data["cpu_seconds"])
+
+
+def _final_losses(run: TrainRun) -> dict:
+    step, train_loss, val_loss, _ = run.history[-1]
+    return {"step": step, "train": train_loss, "validation": val_loss}
+
+
+def _facts_quality(run: TrainRun) -> dict:
+    model, tokenizer = run.model.eval(), run.tokenizer
+    probs = next_token_probs(model, tokenizer, "The capital of France is")
+    return {"capitals_right": capitals_right(model, tokenizer),
+            "first_token_right": first_token_right(model, tokenizer),
+            "paris_first": int(probs.argmax()) == tokenizer.encode(" Paris")[0],
+            "paris_probability": probs[tokenizer.encode(" Paris")[0]].item(),
+            "validation_loss": run.history[-1][2]}
+
+
+def _facts_bars(quality: dict, reference: dict) -> list[str]:
+    failures = []
+    if quality["capitals_right"] < len(CAPITALS):
+        failures.append(f"{quality['capitals_right']} of {len(CAPITALS)} "
+                        f"capitals right, the bar is all of them")
+    if not quality["paris_first"]:
+        failures.append("' Paris' is not the most likely token after "
+                        "'The capital of France is'")
+    failures += _loss_bar(quality, reference, margin=0.1)
+    return failures
+
+
+def _stories_quality(run: TrainRun) -> dict:
+    return {"validation_loss": run.history[-1][2],
+            "ln_vocabulary": math.log(run.tokenizer.vocab_size)}
+
+
+def _stories_bars(quality: dict, reference: dict) -> list[str]:
+    return _loss_bar(quality, reference, margin=0.1)
+
+
+def _loss_bar(quality: dict, reference: dict, margin: float) -> list[str]:
+    if quality["validation_loss"] <= reference["validation_loss"] + margin:
+        return []
+    return [f"validation loss {quality['validation_loss']:.3f}, more than "
+            f"{margin} above the reference's "
+            f"{reference['validation_loss']:.3f}"]
+
+
+def _train_cpu(config: TrainConfig, checkpoint, log) -> TrainRun:
+    return train(config, checkpoint=checkpoint, device=torch.device("cpu"),
+                 log=log)
+
+
+_GPT = dict(sources=SOURCES, train=_train_cpu, save=_save_run,
+            build=_build_run, losses=_final_losses)
+FACTS = store.Recipe("facts", "GPT on 60 countries and their capitals",
+                     PRETRAINED["facts"], quality=_facts_quality,
+                     bars=_facts_bars, **_GPT)
+STORIES = store.Recipe("stories", "GPT on tales from a small grammar",
+                       PRETRAINED["stories"], quality=_stories_quality,
+                       bars=_stories_bars, **_GPT)
 
 
 # ---------------------------------------------------------------------------

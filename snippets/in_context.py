@@ -16,21 +16,16 @@ that training never draws (see is_held_out), and the prompts hold k = 0, 1,
 
 from __future__ import annotations
 
-import dataclasses
-import hashlib
-import json
-import sys
 import time
 import zlib
 from dataclasses import dataclass
-from pathlib import Path
 
 import torch
 
-from genai.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from genai import store
 from genai.device import get_device, one_thread
 from genai.gpt import GPT, GPTConfig
-from genai.gpt_train import CACHE, file_lock, lr_at
+from genai.gpt_train import lr_at
 
 
 class ICLError(ValueError):
@@ -174,41 +169,55 @@ def train_icl(config: ICLConfig = ICL, device=None, log=print):
 # --8<-- [end:train]
 
 
-def cache_path(config: ICLConfig = ICL) -> Path:
-    """The cached model's file: named by a hash of the configuration and
-    of the code that trains it, so a change of either trains anew."""
-    digest = hashlib.sha256(json.dumps(dataclasses.asdict(config),
-                                       sort_keys=True).encode())
-    for module in ("in_context", "gpt", "gpt_train"):
-        digest.update((Path(__file__).parent / f"{module}.py").read_bytes())
-    return CACHE / f"icl-{digest.hexdigest()[:12]}.pt"
-
-
 # --8<-- [start:pretrained]
 def pretrained_icl(device=None, config: ICLConfig = ICL, log=None):
-    """The trained model (eval mode): trained once, then loaded from
-    ~/.cache/genai-course/. A lock keeps two processes from training at
-    once; the second waits, then loads."""
-    log = log or (lambda text: print(text, file=sys.stderr))
-    path = cache_path(config)
-    with file_lock(path.with_suffix(".lock")):
-        try:
-            state = load_checkpoint(path, config, map_location="cpu")
-        except CheckpointError as error:
-            if path.is_file():
-                log(f"the cached model is unusable: {error}")
-            log(f"training the in-context model once ({config.steps} "
-                f"steps, about half a minute); it is kept in {path}")
-            start = time.process_time()
-            model, losses = train_icl(config, "cpu", log=lambda text: None)
-            state = {"model": model.state_dict(), "losses": losses,
-                     "cpu_seconds": time.process_time() - start}
-            save_checkpoint(path, config, state)   # atomic
-    model = GPT(config.gpt_config())
-    model.load_state_dict(state["model"])
-    model.losses, model.cpu_seconds = state["losses"], state["cpu_seconds"]
-    return model.to(device or get_device()).eval()
+    """The trained model (eval mode), with .losses (one per step) and
+    .cpu_seconds: the reference shipped with the course, or, for another
+    configuration or changed code, trained once and kept in
+    ~/.cache/genai-course/ (see genai.store)."""
+    return store.load("icl", config=config, device=device, log=log)
 # --8<-- [end:pretrained]
+
+
+def _train(config: ICLConfig, checkpoint, log):
+    start = time.process_time()
+    model, losses = train_icl(config, torch.device("cpu"), log=log)
+    model.losses, model.cpu_seconds = losses, time.process_time() - start
+    return model
+
+
+def _save(model: GPT):
+    return model.state_dict(), {"losses": model.losses,
+                                "cpu_seconds": model.cpu_seconds}
+
+
+def _build(config: ICLConfig, tensors, data, device) -> GPT:
+    model = GPT(config.gpt_config())
+    model.load_state_dict(tensors)
+    model.losses, model.cpu_seconds = data["losses"], data["cpu_seconds"]
+    return model.to(device or get_device()).eval()
+
+
+def _losses(model: GPT) -> dict:
+    return {"last_50_steps": sum(model.losses[-50:]) / 50}
+
+
+def _quality(model: GPT) -> dict:
+    return {f"accuracy_k{row['k']}": row["accuracy"]
+            for row in accuracy_by_k(model)}
+
+
+def _bars(quality: dict, reference: dict) -> list[str]:
+    """Within 3 points of a perfect reader of the examples, for every k."""
+    return [f"k={k}: accuracy {quality[f'accuracy_k{k}']:.1%}, the bar is "
+            f"{ideal_accuracy(k) - 0.03:.1%}" for k in (0, 1, 2, 4, 8)
+            if quality[f"accuracy_k{k}"] < ideal_accuracy(k) - 0.03]
+
+
+RECIPE = store.Recipe(
+    "icl", "GPT that reads a secret code from the examples in its prompt",
+    ICL, sources=("in_context", "gpt", "gpt_train"), train=_train,
+    save=_save, build=_build, losses=_losses, quality=_quality, bars=_bars)
 
 
 # --8<-- [start:evaluate]

@@ -20,8 +20,8 @@ import sys
 from pathlib import Path
 
 FAILURE = re.compile(
-    r"line (\d+), line \d+:\n```\nExpected output\n```\n.*?\n```\n"
-    r"but got\n```\n(.*?)\n```\n(?=[=_-])", re.S)
+    r"line (\d+), line \d+:\n```\nExpected output\n```\n(?:[^`]*?\n)??```\n"
+    r"but got\n```\n(.*?)\n?```\n(?=[=_-])", re.S)
 
 
 def refresh(page: Path) -> int:

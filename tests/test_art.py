@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from genai.art import (ArtError, default_checkpoint, draw, load_model, main,
+from genai import store
+from genai.art import (ArtError, draw, load_model, main,
                        parse_digit, plot_art_seven, to_png)
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -78,9 +79,17 @@ def test_images_are_ink_on_white(quick_run, tmp_path):
         to_png(images, tmp_path / "x.png", size=4)
 
 
-def test_the_default_checkpoint_depends_on_the_steps():
-    assert default_checkpoint(2500).name == "art-digits-2500.pt"
-    assert default_checkpoint(20) != default_checkpoint(2500)
+def test_the_default_model_is_the_reference_and_other_steps_are_cached(
+        tmp_path, monkeypatch):
+    said = []
+    run = load_model(log=said.append)
+    assert said == [] and len(run.losses) == 2500      # no training
+    monkeypatch.setattr(store, "CACHE", tmp_path)
+    short = load_model(train_steps=20, log=said.append)
+    assert len(short.losses) == 20 and "training the 'digits' model" in said[0]
+    assert len(list(tmp_path.glob("digits-*.safetensors"))) == 1
+    load_model(train_steps=20, log=said.append)
+    assert len(said) == 1                                # loaded, not trained
     with pytest.raises(ArtError, match="at least 1"):
         load_model(train_steps=0)
 

@@ -28,9 +28,8 @@
 # 5. try codes of your own.
 #
 # The code comes from the course's package `genai` (the file
-# `snippets/in_context.py` of the repository). The first run trains the
-# model, in about half a minute on a laptop CPU, and keeps it in
-# `~/.cache/genai-course/`; later runs load it in a moment.
+# `snippets/in_context.py` of the repository). The trained model ships
+# with the course, so it loads in a moment.
 
 # %%
 # %matplotlib inline
@@ -94,8 +93,8 @@ for p, a, s in zip(prompts, answers, shown):
 # ## 2. The model
 #
 # A GPT with 2 layers of one attention head each, 64 numbers wide.
-# `pretrained_icl` trains it once (a fixed seed and a fixed number of
-# steps) and loads it afterwards. The loss curve shows a plateau near
+# `pretrained_icl` loads the model that the course trained (a fixed seed
+# and a fixed number of steps) and ships. The loss curve shows a plateau near
 # ln 8, about 2.08, where the model spreads its bets over the 8 digits,
 # then a second fall when it learns to look back for the query letter.
 
