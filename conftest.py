@@ -5,15 +5,22 @@
 * Figures drawn by samples go to no window.
 * `import genai` must find this checkout's snippets/, or the tests would run
   another copy of the course code.
+* Blocks marked `pytest.mark.tolerance(...)` have their printed numbers
+  checked within that tolerance (tests/tolerance.py): registered here, so
+  that `pytest docs` alone checks them too.
 
 The harness itself (coverage, the snippet runs, the build, the guard) is in
 tests/conftest.py.
 """
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent / "tests"))
+from tolerance import TolerancePlugin  # noqa: E402  (tests/tolerance.py)
 
 os.environ["COURSE_DEVICE"] = "cpu"
 os.environ.setdefault("MPLBACKEND", "Agg")
@@ -29,6 +36,8 @@ def pytest_configure(config):
             f"`import genai` finds {installed}, not this checkout's {expected}: the tests would "
             "run another copy of the course code. Run `pip install -e .` in this checkout."
         )
+    # page blocks whose numbers depend on float rounding: checked within a tolerance
+    config.pluginmanager.register(TolerancePlugin(), "course-tolerance")
     _start_fake_llm_api(config)
 
 

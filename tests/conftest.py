@@ -20,7 +20,6 @@ import pytest
 
 
 from support import GUARD_FILE, ROOT, SNIPPET_TIMEOUT_S, CoverageRecorder
-from tolerance import TolerancePlugin
 
 
 class PassedBlocks(set):
@@ -47,8 +46,6 @@ def pytest_configure(config):
     config.course_guard_report = None
     config.course_passed_blocks = PassedBlocks(config.rootpath)
     config.pluginmanager.register(config.course_passed_blocks, "course-passed-blocks")
-    # page blocks that train as they run: numbers checked within a tolerance
-    config.pluginmanager.register(TolerancePlugin(), "course-tolerance")
 
 
 def pytest_unconfigure(config):
