@@ -3,10 +3,10 @@
 * Samples run on the CPU in tests, always, so that the printed output on the
   pages matches exactly on every machine. (The device helper has its own tests.)
 * Figures drawn by samples go to no window.
-* `import genai` must find this checkout's snippets/, or the tests would run
+* `import genai` must find this checkout's snippets/genai/, or the tests would run
   another copy of the course code.
 * Blocks marked `pytest.mark.tolerance(...)` have their printed numbers
-  checked within that tolerance (tests/tolerance.py): registered here, so
+  checked within that tolerance (tests/harness/tolerance.py): registered here, so
   that `pytest docs` alone checks them too.
 
 The harness itself (coverage, the snippet runs, the build, the guard) is in
@@ -20,7 +20,8 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "tests"))
-from tolerance import TolerancePlugin  # noqa: E402  (tests/tolerance.py)
+from harness.tolerance import TolerancePlugin  # noqa: E402  (tests/harness/tolerance.py)
+from support import start_fake_llm_api  # noqa: E402  (tests/support.py)
 
 os.environ["COURSE_DEVICE"] = "cpu"
 os.environ.setdefault("MPLBACKEND", "Agg")
@@ -30,7 +31,7 @@ def pytest_configure(config):
     import genai
 
     installed = Path(genai.__file__).resolve().parent
-    expected = Path(__file__).resolve().parent / "snippets"
+    expected = Path(__file__).resolve().parent / "snippets" / "genai"
     if installed != expected:
         raise pytest.UsageError(
             f"`import genai` finds {installed}, not this checkout's {expected}: the tests would "
@@ -42,16 +43,14 @@ def pytest_configure(config):
 
 
 # ---------------------------------------------------------------------------
-# LLM APIs: every sample talks to a local fake server (genai.fake_llm_server)
+# LLM APIs: every sample talks to a local fake server (genai.llm_api.fake_server)
 # through the real SDKs. The environment variables are set for the whole
 # session (snippets run as scripts inherit them), so the code on a page,
 # `anthropic.Anthropic()`, is exactly the code that runs. COURSE_LIVE_API=1
 # (with real keys, never under CI) leaves the environment alone.
 # ---------------------------------------------------------------------------
 def _start_fake_llm_api(config):
-    from genai.fake_llm_server import start_for_tests
-
-    config.fake_llm_server = start_for_tests()  # None in live mode
+    config.fake_llm_server = start_fake_llm_api()  # None in live mode
 
 
 def pytest_unconfigure(config):

@@ -20,9 +20,9 @@ from pathlib import Path
 import torch
 
 from genai.device import get_device
-from genai.diffusion import (DIGITS, GUIDANCE, MOONS, chamfer_distance,
-                             ddim_sample, ddpm_sample, moons, train_diffusion)
-from genai.diffusion_digits import DigitJudge, class_accuracy, load_digits_data
+from genai.diffusion.ddpm import (DIGITS, GUIDANCE, MOONS, chamfer_distance, ddim_sample,
+                                  ddpm_sample, moons, train_diffusion)
+from genai.diffusion.digits import DigitJudge, class_accuracy, load_digits_data
 
 OUT = Path(__file__).parent / "out"
 

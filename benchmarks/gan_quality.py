@@ -13,8 +13,8 @@ import dataclasses
 
 import torch
 
-from genai.gan import (COLLAPSE, COLLAPSE_WGAN, RING, ring_of_gaussians,
-                       ring_quality, sample, train_gan)
+from genai.gans.gan import (COLLAPSE, COLLAPSE_WGAN, RING, ring_of_gaussians, ring_quality, sample,
+                            train_gan)
 
 
 def measure(name, config, data):

@@ -28,14 +28,16 @@ import time
 
 import torch
 
-from genai.corpora import CAPITALS
-from genai.generate import generate
-from genai.gpt_train import PRETRAINED, complete, load_run, pretrained_run
+from genai.llm.corpora import CAPITALS
+from genai.llm.generate import generate
+from genai.llm.pretrained import PRETRAINED, pretrained_run
+from genai.llm.train import complete, load_run
 
 CHILD = """
 import json, sys, time, torch
 torch.set_num_threads(1)
-from genai.gpt_train import PRETRAINED, GPT, train
+from genai.llm.train import GPT, train
+from genai.llm.pretrained import PRETRAINED
 config = PRETRAINED["facts"]
 if sys.argv[1] == "train":
     run = train(config, checkpoint=sys.argv[2], log=lambda text: None)

@@ -3,7 +3,7 @@
 The configuration is nanoGPT's published CPU run (4 layers, 4 heads, width
 128, context 64, batch 12, character-level, dropout 0): 768 tokens a step.
 
-* "course loop": genai.gpt_train.train, the loop the course teaches (AdamW,
+* "course loop": genai.llm.train.train, the loop the course teaches (AdamW,
   gradient clipping, learning-rate schedule), on the story corpus at
   character level, without biases as in nanoGPT's configuration and with
   GPT-2's biases. Its time per step is (loop time of 2n steps - loop time
@@ -42,10 +42,10 @@ from pathlib import Path
 
 import torch
 
-from genai.corpora import load_corpus
-from genai.gpt import GPT, GPTConfig
-from genai.gpt_train import TrainConfig, get_batch, train
-from genai.tokenizer import CharTokenizer
+from genai.llm.corpora import load_corpus
+from genai.llm.gpt import GPT, GPTConfig
+from genai.llm.tokenizer import CharTokenizer
+from genai.llm.train import TrainConfig, get_batch, train
 
 BLOCK, BATCH = 64, 12
 SHAPE = dict(block_size=BLOCK, n_layer=4, n_head=4, n_embd=128, dropout=0.0)
@@ -91,7 +91,7 @@ class BareStep:
 
 
 class CourseLoop:
-    """genai.gpt_train.train for a number of steps; its loop's own clock."""
+    """genai.llm.train.train for a number of steps; its loop's own clock."""
 
     def __init__(self, path: Path, bias: bool):
         self.base = TrainConfig(data=str(path), tokenizer="char", bias=bias,

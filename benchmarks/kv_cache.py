@@ -31,8 +31,8 @@ import time
 import torch
 
 from genai.device import get_device
-from genai.generate import new_token_ids
-from genai.gpt import GPT, GPTConfig
+from genai.llm.generate import new_token_ids
+from genai.llm.gpt import GPT, GPTConfig
 
 NEW_TOKENS = 256
 PROMPT_TOKENS = 64

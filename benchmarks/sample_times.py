@@ -39,9 +39,10 @@ def row(kind: str, name: str, seconds: float, budget: float) -> None:
 
 
 def main() -> None:
-    from genai.fake_llm_server import start_for_tests
+    sys.path.insert(0, str(ROOT / "tests"))
+    from support import snippet_modules, start_fake_llm_api
 
-    start_for_tests()  # LLM API samples reach a local fake server, as in the tests
+    start_fake_llm_api()  # LLM API samples reach a local fake server, as in the tests
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, device {os.environ['COURSE_DEVICE']}\n")
     totals = {}
 
@@ -51,13 +52,11 @@ def main() -> None:
     startup = time.perf_counter() - start
     print(f"start-up of a script (python + import torch): {startup:.2f} s, included in each snippet time\n")
 
-    for script in sorted((ROOT / "snippets").glob("*.py")):
-        if script.stem == "__init__":
-            continue
-        command = [sys.executable, "-m", f"genai.{script.stem}"]
-        if script.stem.startswith("figures_"):
-            # figures_* modules draw a chapter's figures during the build: time drawing all of
-            # them, against a notebook-sized budget.
+    for module in snippet_modules():
+        command = [sys.executable, "-m", module]
+        if module.endswith(".figures"):
+            # a chapter's figures module draws its figures during the build: time drawing all
+            # of them, against a notebook-sized budget.
             command.append(tempfile.mkdtemp(prefix="figures-"))
             kind, budget = "figures", NOTEBOOK_BUDGET_S
         else:
@@ -66,7 +65,7 @@ def main() -> None:
         result = subprocess.run(command, cwd=ROOT, capture_output=True)
         seconds = time.perf_counter() - start
         status = "" if result.returncode == 0 else " (FAILED)"
-        row(kind, f"genai.{script.stem}{status}", seconds, budget)
+        row(kind, f"{module}{status}", seconds, budget)
         totals["snippets"] = totals.get("snippets", 0) + seconds
 
     for page in sorted((ROOT / "docs").rglob("*.md")):
@@ -80,7 +79,7 @@ def main() -> None:
             row("inline", f"{page.relative_to(ROOT / 'docs')}:{block.lineno}", seconds, SAMPLE_BUDGET_S)
             totals["inline blocks"] = totals.get("inline blocks", 0) + seconds
 
-    for path in sorted((ROOT / "docs" / "notebooks").glob("*.py")):
+    for path in sorted((ROOT / "docs").glob("*/notebooks/*.py")):
         notebook = jupytext.read(path)
         start = time.perf_counter()
         nbclient.NotebookClient(notebook, timeout=600, kernel_name="python3",

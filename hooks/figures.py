@@ -1,19 +1,23 @@
 """Draw the course's figures while the site builds.
 
-Each chapter lists its figures in a ``figures.txt`` beside its pages, one per line:
+Each chapter's figures are the ``plot_<name>`` functions of its package's
+``figures`` module: ``genai.gans.figures.plot_losses`` draws
+``docs/gans/img/losses.png`` (the package is the docs folder's name with
+underscores: ``generative-models`` -> ``genai.generative_models``). Each
+function takes a ``pathlib.Path`` and writes the image there, and may write
+other files beside it (a ``.json`` index, say), which the site gets too.
+Pages link to the image as usual, ``![what it shows](img/losses.png)``, and
+the strict build checks those links. There is no list to keep: a new
+``plot_*`` function is a new figure.
 
-    generative-models/img/boundary.png  genai.figures_generative:plot_boundary
-
-The first field is where the image appears in the site (relative to docs/), the
-second names a function of the course code that takes a ``pathlib.Path`` and
-writes the image there. Pages link to the image as usual, and the strict build
-checks those links. Images are never committed: every one comes from code that
-ran. Results are cached under .cache/figures keyed on the course code, so
-``mkdocs serve`` stays quick; set COURSE_BUILD_CACHE=false to redraw everything.
+Images are never committed: every one comes from code that ran. Results are
+cached under .cache/figures keyed on the course code, so ``mkdocs serve``
+stays quick; set COURSE_BUILD_CACHE=false to redraw everything.
 """
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import importlib
 import logging
@@ -27,23 +31,27 @@ from mkdocs.structure.files import File, Files
 log = logging.getLogger("mkdocs.hooks.figures")
 
 ROOT = Path(__file__).resolve().parent.parent
+PACKAGE = ROOT / "snippets" / "genai"
 CACHE = ROOT / ".cache" / "figures"
 
 
-def read_registry(docs_dir: Path) -> list[tuple[str, str, Path]]:
-    """(site path, 'module:function', registry file) for every registered figure."""
+def plot_functions(source: Path) -> list[str]:
+    """The names of the top-level plot_* functions of a module, in order."""
+    tree = ast.parse(source.read_text(encoding="utf-8"))
+    return [node.name for node in tree.body
+            if isinstance(node, ast.FunctionDef) and node.name.startswith("plot_")]
+
+
+def read_registry(docs_dir: Path) -> list[tuple[str, str]]:
+    """(site path of the image, 'module:function') of every chapter's figures."""
     figures = []
-    for registry in sorted(docs_dir.rglob("figures.txt")):
-        for number, line in enumerate(registry.read_text(encoding="utf-8").splitlines(), 1):
-            line = line.split("#", 1)[0].strip()
-            if not line:
-                continue
-            fields = line.split()
-            if len(fields) != 2 or ":" not in fields[1]:
-                raise ValueError(
-                    f"{registry}:{number}: expected '<path in site> <module>:<function>', got {line!r}"
-                )
-            figures.append((fields[0], fields[1], registry))
+    for chapter in sorted(p for p in Path(docs_dir).iterdir() if p.is_dir()):
+        package = chapter.name.replace("-", "_")
+        source = PACKAGE / package / "figures.py"
+        if source.is_file():
+            for name in plot_functions(source):
+                figures.append((f"{chapter.name}/img/{name.removeprefix('plot_')}.png",
+                                f"genai.{package}.figures:{name}"))
     return figures
 
 
@@ -71,10 +79,7 @@ def on_files(files: Files, config) -> Files:
     docs_dir = Path(config["docs_dir"])
     use_cache = str(os.environ.get("COURSE_BUILD_CACHE", "true")).lower() not in {"0", "false", "no"}
     code_hash = _code_hash()
-    for registry in list(files):
-        if registry.src_uri.endswith("figures.txt"):
-            files.remove(registry)  # the registry itself is not part of the site
-    for site_path, target, registry in read_registry(docs_dir):
+    for site_path, target in read_registry(docs_dir):
         key = hashlib.sha256(f"{code_hash}|{target}|{site_path}".encode()).hexdigest()[:16]
         cached = CACHE / key / Path(site_path).name
         if not (use_cache and cached.is_file()):
@@ -95,5 +100,7 @@ def on_files(files: Files, config) -> Files:
                         raise
             finally:
                 shutil.rmtree(scratch, ignore_errors=True)
-        files.append(File.generated(config, site_path, abs_src_path=str(cached)))
+        folder = str(Path(site_path).parent)
+        for drawn in sorted(cached.parent.iterdir()):   # the image, and any file beside it
+            files.append(File.generated(config, f"{folder}/{drawn.name}", abs_src_path=str(drawn)))
     return files

@@ -1,9 +1,10 @@
 """Notebook pages: a downloadable .ipynb for each notebook, and no CDN scripts.
 
-Notebooks live in docs/notebooks/ as jupytext percent-format ``.py`` files
-(clean diffs); mkdocs-jupyter executes and renders them. This hook adds
+Notebooks live in each chapter's folder, docs/<chapter>/notebooks/, as
+jupytext percent-format ``.py`` files (clean diffs); mkdocs-jupyter executes
+and renders them. This hook adds
 
-* ``notebooks/<name>.ipynb`` to the site, converted from the ``.py`` with an
+* ``<chapter>/notebooks/<name>.ipynb`` to the site, converted from the ``.py`` with an
   extra first cell that installs the course code when the notebook runs on
   Google Colab. The "Download" and "Open in Colab" links (overrides/main.html)
   point at it: Colab opens it from the gh-pages branch that the deploy
@@ -23,7 +24,6 @@ import jupytext
 import nbformat
 from mkdocs.structure.files import File, Files
 
-NOTEBOOK_DIR = "notebooks/"
 _SCRIPT = re.compile(r"<script\b(?P<attrs>[^>]*)>(?P<body>.*?)</script>", re.I | re.S)
 _EMPTY_OR_REMOTE_SRC = re.compile(r'\bsrc="(?:(?:https?:)?//[^"]*)?"', re.I)
 _REMOTE_IMPORT = re.compile(r"""["'](?:https?:)?//[^"']+\.m?js\b""", re.I)
@@ -60,7 +60,9 @@ def to_ipynb(py_path: Path, repo_url: str) -> str:
 
 
 def is_notebook(src_uri: str) -> bool:
-    return src_uri.startswith(NOTEBOOK_DIR) and src_uri.endswith(".py")
+    """docs/<chapter>/notebooks/<name>.py"""
+    parts = src_uri.split("/")
+    return len(parts) == 3 and parts[1] == "notebooks" and src_uri.endswith(".py")
 
 
 def on_files(files: Files, config) -> Files:

@@ -18,7 +18,6 @@ from pathlib import Path
 
 import pytest
 
-
 from support import GUARD_FILE, ROOT, SNIPPET_TIMEOUT_S, CoverageRecorder
 
 
@@ -70,7 +69,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
 # ---------------------------------------------------------------------------
 @pytest.fixture(scope="session")
 def run_snippet(pytestconfig):
-    """run_snippet('genai.gmm') runs `python -m genai.gmm` once, under coverage."""
+    """run_snippet('genai.generative_models.gmm') runs `python -m genai.generative_models.gmm` once, under coverage."""
     results: dict[str, subprocess.CompletedProcess] = {}
     recorder = pytestconfig.course_coverage
 
@@ -83,6 +82,20 @@ def run_snippet(pytestconfig):
         return results[module]
 
     return run
+
+
+# ---------------------------------------------------------------------------
+# A fake LLM API server of a test's own
+# ---------------------------------------------------------------------------
+@pytest.fixture
+def server():
+    """A FakeLLMServer for this test alone, with the SDKs' environment pointed at it,
+    so that fail_next() and request counts concern this test only. (The session's
+    shared server is the `fake_llm_server` fixture.)"""
+    from genai.llm_api.fake_server import FakeLLMServer
+
+    with FakeLLMServer() as fake, fake.environment():
+        yield fake
 
 
 # ---------------------------------------------------------------------------

@@ -1,14 +1,18 @@
-"""Paths and helpers shared by the tests."""
+"""Paths and helpers shared by the tests (and the benchmarks)."""
 
 from __future__ import annotations
 
+import os
+import random
 import shutil
 import sys
 import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-SNIPPETS = ROOT / "snippets"
+SNIPPETS = ROOT / "snippets"                 # the src folder
+PACKAGE = SNIPPETS / "genai"                 # the course's code
+REPLIES = PACKAGE / "llm_api" / "fake_server" / "replies"   # its recordings
 GUARD_FILE = "test_guard.py"
 SNIPPET_TIMEOUT_S = 300
 
@@ -56,4 +60,96 @@ class CoverageRecorder:
 
 
 def snippet_modules() -> list[str]:
-    return sorted(f"genai.{p.stem}" for p in SNIPPETS.glob("*.py") if p.stem != "__init__")
+    """Every module of the package, dotted: genai.llm.gpt, ..."""
+    return sorted(".".join(p.relative_to(SNIPPETS).with_suffix("").parts)
+                  for p in PACKAGE.rglob("*.py")
+                  if p.stem not in {"__init__", "__main__"})
+
+
+def claude(server, **options):
+    """An Anthropic client for a test's own fake server (no retries unless asked)."""
+    import anthropic
+
+    return anthropic.Anthropic(base_url=server.anthropic_url, api_key=server.api_key,
+                               **{"max_retries": 0, **options})
+
+
+def start_fake_llm_api():
+    """Set up os.environ as the course's tests (and benchmarks) need it.
+
+    Starts a FakeLLMServer and points both SDKs at it (ANTHROPIC_BASE_URL,
+    ANTHROPIC_API_KEY, OPENAI_BASE_URL, OPENAI_API_KEY), unless live_api()
+    (COURSE_LIVE_API=1, never under CI): then the environment's real keys
+    are used. Either way local_chat gets a tiny offline model
+    (COURSE_LOCAL_MODEL=tiny-random) and the Hugging Face libraries are kept
+    offline (HF_HUB_OFFLINE=1), unless already set. Returns the server
+    (stop it when done), or None in live mode.
+    """
+    from genai.llm_api.fake_server import FakeLLMServer, live_api
+
+    os.environ.setdefault("COURSE_LOCAL_MODEL", "tiny-random")
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    if live_api():
+        return None
+    server = FakeLLMServer().start()
+    os.environ.update(server.env())
+    return server
+
+
+def load_hook(name: str):
+    """hooks/<name>.py, imported by its path (mkdocs loads hooks the same way)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(f"hook_{name}", ROOT / "hooks" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def gpt(server, **options):
+    """An OpenAI client for a test's own fake server."""
+    import openai
+
+    return openai.OpenAI(base_url=server.openai_url, api_key=server.api_key, **options)
+
+
+def raw_post(url, body, headers):
+    """POST JSON with the standard library: (status, text), errors included."""
+    import json
+    import urllib.error
+    import urllib.request
+
+    request = urllib.request.Request(url, data=json.dumps(body).encode(),
+                                     headers=headers, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as err:
+        return err.code, err.read().decode()
+
+
+# Text that exercises a tokenizer (tests/llm/)
+EOT = "<|endoftext|>"
+
+# code point ranges that exercise UTF-8: 1 to 4 bytes, controls, combining
+# marks, odd whitespace, CJK, emoji (surrogates are not characters)
+RANGES = [(0x00, 0x7F), (0x80, 0x24F), (0x300, 0x36F), (0x370, 0x3FF),
+          (0x600, 0x6FF), (0x2000, 0x206F), (0x3000, 0x303F),
+          (0x4E00, 0x4FFF), (0xAC00, 0xAC80), (0xFFF0, 0xFFFF),
+          (0x1F300, 0x1F64F), (0x1F1E6, 0x1F1FF), (0x10FFF0, 0x10FFFF)]
+
+
+def random_strings(n, seed=0, max_len=40):
+    """Hypothesis-style random strings, reproducible from the seed."""
+    rng = random.Random(seed)
+    pieces = ["", " ", "  ", "\n", "\t", "'s", "'ll", EOT, "<|", "|>", "é",
+              "e\u0301", "\r\n", "123", "the", " the", "😀", "🇫🇷"]
+    for _ in range(n):
+        parts = []
+        for _ in range(rng.randint(0, max_len)):
+            if rng.random() < 0.3:
+                parts.append(rng.choice(pieces))
+            else:
+                lo, hi = rng.choice(RANGES)
+                parts.append(chr(rng.randint(lo, hi)))
+        yield "".join(parts)

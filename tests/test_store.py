@@ -15,10 +15,10 @@ import threading
 import pytest
 import torch
 
-import genai.gpt_train as gt
+import genai.llm.pretrained as pre
+import genai.llm.train as gt
 from genai import store
-from genai.gpt_train import TrainConfig
-
+from genai.llm.train import TrainConfig
 from support import ROOT
 
 TINY = TrainConfig(data="facts", tokenizer="char", block_size=16, n_layer=1,
@@ -36,7 +36,7 @@ def tiny(tmp_path, monkeypatch):
     """A store with one tiny GPT recipe "tiny", its own cache and references."""
     monkeypatch.setattr(store, "CACHE", tmp_path / "cache")
     monkeypatch.setattr(store, "REFERENCES", tmp_path / "references")
-    recipe = dataclasses.replace(gt.FACTS, name="tiny", config=TINY)
+    recipe = dataclasses.replace(pre.FACTS, name="tiny", config=TINY)
     monkeypatch.setitem(store.RECIPES, "tiny", recipe)
     return recipe
 
@@ -90,10 +90,10 @@ def test_a_model_file_round_trips_with_tied_weights(tmp_path):
     model = torch.nn.Sequential(torch.nn.Embedding(5, 3), torch.nn.Linear(3, 5, bias=False))
     model[1].weight = model[0].weight                     # tied, as in GPT
     path = store.write_model(tmp_path / "m.safetensors", model.state_dict(),
-                             {"format": store.FORMAT, "name": "m"}, {"history": [1, 2]})
+                             {"history": [1, 2]}, {"name": "m"})
     assert [p.name for p in tmp_path.iterdir()] == ["m.safetensors"]   # no temporary left
     tensors, manifest, data = store.read_model(path)
-    assert manifest["name"] == "m" and data == {"history": [1, 2]}
+    assert manifest == {"name": "m"} and data == {"history": [1, 2]}
     assert set(tensors) == {"0.weight", "1.weight"}
     assert torch.equal(tensors["1.weight"], model[0].weight)
     assert path.read_bytes()[:8] != b"\x80\x02" and b"pickle" not in path.read_bytes()
@@ -146,16 +146,35 @@ def test_a_current_reference_is_loaded_without_training(tiny, monkeypatch):
     assert said == [] and run.step == TINY.steps and not store.CACHE.exists()
 
 
-def test_a_stale_reference_is_retrained_here_with_a_message(tiny, monkeypatch):
+def test_a_stale_reference_is_retrained_here_with_a_message(tiny):
     store.retrain(["tiny"], **QUIET)
-    path = store.reference_path("tiny")
-    tensors, manifest, data = store.read_model(path)
-    store.write_model(path, tensors, {**manifest, "code_hash": "0" * 64}, data)
+    index = store.REFERENCES / "manifest.json"
+    entries = json.loads(index.read_text())
+    entries["tiny"]["code_hash"] = "0" * 64
+    index.write_text(json.dumps(entries))
     said = []
     store.load("tiny", device="cpu", log=said.append)
     assert "trained by other code" in said[0]
     assert "python -m genai.store retrain tiny" in said[0]
     assert store.cache_path("tiny", store.code_hash(tiny)).is_file()
+
+
+def test_a_reference_that_is_not_its_manifests_file_is_not_used(tiny):
+    store.retrain(["tiny"], **QUIET)
+    path = store.reference_path("tiny")
+    path.write_bytes(b"version https://git-lfs.github.com/spec/v1\n")   # an LFS pointer
+    said = []
+    store.load("tiny", device="cpu", log=said.append)
+    assert "sha256 differs" in said[0]
+
+
+def test_retraining_the_same_model_writes_the_same_bytes(tiny):
+    """Same weights, same file: git stores nothing new after a retrain that
+    changed only the code hash (the manifest lives in manifest.json)."""
+    store.retrain(["tiny"], **QUIET)
+    first = store.reference_path("tiny").read_bytes()
+    store.retrain(["tiny"], **QUIET)
+    assert store.reference_path("tiny").read_bytes() == first
 
 
 def test_another_configuration_never_reads_the_reference(tiny):
@@ -196,7 +215,7 @@ def test_an_interrupted_training_resumes(tiny, monkeypatch):
         resumed.append(checkpoint is not None and checkpoint.is_file())
         return real_train(config, checkpoint=checkpoint, **kwargs)
 
-    monkeypatch.setattr(gt, "train", spy)
+    monkeypatch.setattr(pre, "train", spy)
     run = store.load("tiny", device="cpu", **QUIET)
     assert resumed == [True] and run.step == TINY.steps and not partial.exists()
 
@@ -212,18 +231,18 @@ def test_every_reference_is_current_and_listed_in_the_manifest():
         path = store.reference_path(name)
         blob = path.read_bytes()
         total += len(blob)
-        _, manifest, _ = store.read_model(path)
+        manifest = index[name]
         assert manifest["code_hash"] == store.code_hash(store.recipe(name)), (
             f"the reference {name!r} was trained by other code: run "
             f"python -m genai.store retrain {name}, then tests/refresh_outputs.py")
-        entry = index[name]
-        assert entry["sha256"] == hashlib.sha256(blob).hexdigest()
-        assert entry["bytes"] == len(blob)
-        assert {k: v for k, v in entry.items() if k not in ("file", "bytes", "sha256")} == manifest
+        assert manifest["sha256"] == hashlib.sha256(blob).hexdigest()
+        assert manifest["bytes"] == len(blob) and manifest["file"] == path.name
         for key in ("config", "seed", "code_hash", "trained_with", "cpu_seconds",
-                    "train_seconds", "losses", "quality"):
+                    "train_seconds", "losses", "quality", "parameters"):
             assert key in manifest, key
         assert manifest["trained_with"]["torch"].split("+")[0] == torch.__version__.split("+")[0]
+        tensors, embedded, _ = store.read_model(path)      # safetensors: no pickle
+        assert embedded is None and tensors
     assert total <= 20e6, f"{total / 1e6:.1f} MB of references: the bar is 20 MB"
     assert not [p for p in store.REFERENCES.iterdir()
                 if p.suffix not in {".safetensors", ".json"}], "only safetensors and JSON"

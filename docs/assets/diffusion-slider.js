@@ -2,7 +2,7 @@
  *
  * The page holds, inside <div class="diffusion-slider">, the sprite sheet as
  * an image and a link to its JSON index; both are drawn by the course's code
- * (genai.figures_forward.plot_forward_sprite). Without JavaScript the reader
+ * (genai.diffusion.figures.plot_forward_sprite). Without JavaScript the reader
  * sees the whole sheet. With it, this script swaps them for one frame and a
  * range input: the frame is a window on the sheet, moved with
  * background-position; the label shows t and alpha-bar_t from the index.

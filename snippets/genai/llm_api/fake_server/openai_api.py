@@ -1,0 +1,138 @@
+"""The OpenAI Chat Completions API's wire format: POST /v1/chat/completions
+(JSON or server-sent events ending with [DONE], tool calls).
+
+A mixin of the fake server's request handler (genai.llm_api.fake_server.
+server), which provides the plumbing: _send_json, _start_events,
+_send_chunk, _end_events, and self.fake, the FakeLLMServer.
+"""
+
+from __future__ import annotations
+
+import json
+
+from genai.llm_api.fake_server.recordings import (BadRequest, estimate_tokens,
+                                                  groups, pieces, stable_id,
+                                                  text_of)
+
+CREATED = 1767225600  # a fixed timestamp (2026-01-01) for OpenAI's `created`
+
+
+class OpenAIAPI:
+    """The OpenAI routes of the fake server's handler."""
+
+    def _openai_chat(self, body: dict) -> None:
+        for field in ("model", "messages"):
+            if field not in body:
+                raise BadRequest(f"Missing required parameter: '{field}'.",
+                                  kind="invalid_request_error")
+        messages = body["messages"]
+        if not isinstance(messages, list) or not messages:
+            raise BadRequest("Invalid 'messages': empty array. Expected an "
+                              "array with minimum length 1.",
+                              kind="invalid_request_error")
+        if self.fake.models and body["model"] not in self.fake.models:
+            raise BadRequest(f"The model `{body['model']}` does not exist "
+                              "or you do not have access to it.", 404,
+                              "model_not_found")
+        called: set = set()
+        for message in messages:
+            if message.get("role") == "assistant":
+                called = {c.get("id") for c in message.get("tool_calls") or []}
+            elif message.get("role") == "tool" and \
+                    message.get("tool_call_id") not in called:
+                raise BadRequest(
+                    "Invalid parameter: messages with role 'tool' must be a "
+                    "response to a preceding message with 'tool_calls'.",
+                    kind="invalid_request_error")
+        system = "\n".join(text_of(m.get("content")) for m in messages
+                           if m.get("role") in ("system", "developer"))
+        at = next((i for i in range(len(messages) - 1, -1, -1)
+                   if messages[i].get("role") == "user"), 0)
+        prompt = text_of(messages[at].get("content"))
+        history = "\n".join(text_of(m.get("content")) for m in messages[:at]
+                            if m.get("role") not in ("system", "developer"))
+        tool_results = None
+        if messages[-1].get("role") == "tool":
+            tool_results = [text_of(m.get("content")) for m in messages[at:]
+                            if m.get("role") == "tool"]
+        tools = {t.get("function", {}).get("name")
+                 for t in body.get("tools") or [] if isinstance(t, dict)}
+        plan = self.fake.plan(prompt, system or None, tools, tool_results,
+                              history)
+        usage_in = estimate_tokens(json.dumps(messages) + json.dumps(
+            body.get("tools", []))) // 2 + 3 * len(messages)
+        chat_id = stable_id("chatcmpl-", body["model"], messages)
+        budget = body.get("max_completion_tokens") or body.get("max_tokens")
+        text, finish = plan.get("text", ""), "stop"
+        if budget and len(pieces(text)) > budget:
+            text, finish = "".join(pieces(text)[:budget]), "length"
+        calls = []
+        if plan["calls"] and finish != "length":
+            calls = [{"id": stable_id("call_", chat_id, i),
+                      "type": "function",
+                      "function": {"name": call["name"],
+                                   "arguments": json.dumps(
+                                       call.get("input", {}))}}
+                     for i, call in enumerate(plan["calls"])]
+            finish = "tool_calls"
+        usage_out = max(1, estimate_tokens(text) + sum(
+            estimate_tokens(c["function"]["arguments"]) + 10 for c in calls))
+        usage = {"prompt_tokens": usage_in, "completion_tokens": usage_out,
+                 "total_tokens": usage_in + usage_out}
+        head = {"id": chat_id, "created": CREATED, "model": body["model"],
+                "system_fingerprint": "fp_fake", "service_tier": "default"}
+        if not body.get("stream"):
+            message = {"role": "assistant", "content": text or None,
+                       "refusal": None, "annotations": []}
+            if calls:
+                message["tool_calls"] = calls
+            return self._send_json(200, dict(
+                head, object="chat.completion", usage=usage,
+                choices=[{"index": 0, "message": message, "logprobs": None,
+                          "finish_reason": finish}]))
+        self._start_events()
+
+        def chunk(delta, finish_reason=None, **extra):
+            data = dict(head, object="chat.completion.chunk",
+                        choices=[{"index": 0, "delta": delta,
+                                  "logprobs": None,
+                                  "finish_reason": finish_reason}], **extra)
+            self._send_chunk(f"data: {json.dumps(data)}\n\n")
+
+        chunk({"role": "assistant", "content": "", "refusal": None})
+        for part in groups(pieces(text)):
+            chunk({"content": part})
+        for i, call in enumerate(calls):
+            chunk({"tool_calls": [{"index": i, "id": call["id"],
+                                   "type": "function",
+                                   "function": {"name": call["function"][
+                                       "name"], "arguments": ""}}]})
+            for part in groups(pieces(call["function"]["arguments"])):
+                chunk({"tool_calls": [{"index": i,
+                                       "function": {"arguments": part}}]})
+        chunk({}, finish)
+        if (body.get("stream_options") or {}).get("include_usage"):
+            data = dict(head, object="chat.completion.chunk", choices=[],
+                        usage=usage)
+            self._send_chunk(f"data: {json.dumps(data)}\n\n")
+        self._send_chunk("data: [DONE]\n\n")
+        self._end_events()
+
+
+if __name__ == "__main__":   # one raw exchange, as the SDK sends it
+    import urllib.request
+
+    from genai.llm_api.calls import OPENAI_MODEL
+    from genai.llm_api.fake_server import FakeLLMServer
+
+    with FakeLLMServer() as server:
+        body = {"model": OPENAI_MODEL,
+                "messages": [{"role": "user",
+                              "content": "What is generative AI?"}]}
+        request = urllib.request.Request(
+            server.openai_url + "/chat/completions", data=json.dumps(body).encode(), method="POST",
+            headers={"authorization": f"Bearer {server.api_key}",
+                     "content-type": "application/json"})
+        with urllib.request.urlopen(request, timeout=10) as response:
+            print("POST", request.full_url, "->", response.status)
+            print(json.dumps(json.loads(response.read()), indent=2)[:600])

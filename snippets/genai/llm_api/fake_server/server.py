@@ -1,0 +1,465 @@
+"""The fake server itself: FakeLLMServer, its HTTP plumbing and routes,
+scripted failures, and the command line. The wire formats are in
+anthropic_api.py and openai_api.py, the recordings in recordings.py.
+
+    python -m genai.llm_api.fake_server           # a short demo with both SDKs
+    python -m genai.llm_api.fake_server --serve   # keep running on port 8765
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import threading
+import time
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+from genai.llm_api.fake_server.anthropic_api import AnthropicAPI
+from genai.llm_api.fake_server.openai_api import CREATED, OpenAIAPI
+from genai.llm_api.fake_server.recordings import (REPLIES_DIR, BadRequest,
+                                                  FakeServerError,
+                                                  load_replies, stable_id)
+
+FAKE_API_KEY = "fake-key-for-the-local-test-server"
+ENV_VARS = ("ANTHROPIC_BASE_URL", "ANTHROPIC_API_KEY",
+            "OPENAI_BASE_URL", "OPENAI_API_KEY")
+FALLBACK = ("[fake server] No recorded reply for this prompt. This local "
+            "test server only knows the prompts recorded in "
+            "snippets/genai/llm_api/fake_server/replies/*.json. You asked: {prompt}")
+
+
+# ---------------------------------------------------------------------------
+# The server
+# ---------------------------------------------------------------------------
+class FakeLLMServer:
+    """Both fake APIs on one local port; use it as a context manager.
+
+    >>> with FakeLLMServer() as server:
+    ...     client = anthropic.Anthropic(base_url=server.anthropic_url,
+    ...                                  api_key=server.api_key)
+    """
+
+    def __init__(self, api_key: str = FAKE_API_KEY,
+                 replies: Path | list[dict] = REPLIES_DIR,
+                 models: set[str] | None = None, delay: float = 0.0,
+                 stream_delay: float = 0.0, port: int = 0):
+        self.api_key = api_key
+        self._port = port                 # 0: any free port
+        self._replies_source = replies
+        self._models = models  # None: what the SDKs know, looked up later
+        self.delay = delay                # seconds before every answer
+        self.stream_delay = stream_delay  # seconds between streamed events
+        self.requests: list[dict] = []    # api, method, path, status, retry
+        self._failures: list[tuple[int, float | None, str | None]] = []
+        self._lock = threading.Lock()
+        self._httpd: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def models(self) -> set[str]:
+        """The model names the server accepts (empty: every name)."""
+        if self._models is None:  # imports the SDKs: only when first needed
+            self._models = known_models()
+        return self._models
+
+    # -- life cycle ---------------------------------------------------------
+    def start(self) -> "FakeLLMServer":
+        self.recordings = (list(self._replies_source)
+                           if isinstance(self._replies_source, list)
+                           else load_replies(self._replies_source))
+        handler = type("Handler", (_Handler,), {"fake": self})
+        self._httpd = _QuietServer(("127.0.0.1", self._port), handler)
+        self._thread = threading.Thread(target=self._httpd.serve_forever,
+                                        name="fake-llm-server", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._httpd is not None:
+            self._httpd.shutdown()
+            self._httpd.server_close()
+            self._httpd = None
+
+    def __enter__(self) -> "FakeLLMServer":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    @property
+    def port(self) -> int:
+        if self._httpd is None:
+            raise RuntimeError("the fake server is not running: call start()")
+        return self._httpd.server_address[1]
+
+    @property
+    def anthropic_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def openai_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    def env(self) -> dict[str, str]:
+        """The environment variables that point both SDKs at this server."""
+        return {"ANTHROPIC_BASE_URL": self.anthropic_url,
+                "ANTHROPIC_API_KEY": self.api_key,
+                "OPENAI_BASE_URL": self.openai_url,
+                "OPENAI_API_KEY": self.api_key}
+
+    @contextmanager
+    def environment(self):
+        """Set env() in os.environ for the duration, then restore it."""
+        saved = {name: os.environ.get(name) for name in ENV_VARS}
+        os.environ.update(self.env())
+        try:
+            yield self
+        finally:
+            for name, value in saved.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
+
+    # -- scripting ----------------------------------------------------------
+    def fail_next(self, count: int = 1, status: int = 429,
+                  retry_after: float | None = None,
+                  api: str | None = None) -> None:
+        """The next `count` API calls fail with `status` (429, 500, 503, 529).
+
+        retry_after: seconds sent in a `retry-after` header (the SDKs wait
+        that long before retrying; None: they use their own backoff).
+        api: "anthropic" or "openai" to fail only calls to that API.
+        """
+        if status not in _FAILURES:
+            raise FakeServerError(f"status {status} cannot be scripted; "
+                                  f"choose one of {sorted(_FAILURES)}")
+        if api not in (None, "anthropic", "openai"):
+            raise FakeServerError(f"api={api!r}: use 'anthropic', 'openai' "
+                                  "or None (both)")
+        if count < 0:
+            raise FakeServerError(f"count={count}: must be 0 or more")
+        with self._lock:
+            self._failures.extend([(status, retry_after, api)] * count)
+
+    def reset(self) -> None:
+        """Forget scripted failures and recorded requests."""
+        with self._lock:
+            self._failures.clear()
+            self.requests.clear()
+
+    def _take_failure(self, api: str):
+        with self._lock:
+            for i, (status, retry_after, only) in enumerate(self._failures):
+                if only in (None, api):
+                    del self._failures[i]
+                    return status, retry_after
+        return None
+
+    # -- replies ------------------------------------------------------------
+    def find_recording(self, prompt: str, system: str | None = None,
+                       history: str = "") -> dict | None:
+        """The recording that fits best: same prompt; then same system
+        prompt; then a "context" that occurs in the earlier messages."""
+        best, best_score = None, -1
+        for item in self.recordings:
+            if item["prompt"] != prompt:
+                continue
+            if "system" in item and item["system"] != (system or ""):
+                continue
+            if "context" in item and item["context"] not in history:
+                continue
+            score = 2 * ("system" in item) + ("context" in item)
+            if score > best_score:
+                best, best_score = item, score
+        return best
+
+    def plan(self, prompt: str, system: str | None, tools: set[str],
+             tool_results: list[str] | None, history: str = "") -> dict:
+        """What to answer: {"text": ..., "calls": [{name, input}, ...]}."""
+        item = self.find_recording(prompt, system, history)
+        if item is None:
+            return {"text": FALLBACK.format(prompt=prompt[:200]), "calls": []}
+        calls = item.get("tool_use") or []
+        calls = [calls] if isinstance(calls, dict) else calls
+        if calls and tool_results is not None:
+            text = item["reply"].replace("{result}", "; ".join(tool_results))
+            for i, result in enumerate(tool_results):
+                text = text.replace("{result%d}" % i, result)
+            return {"text": text, "calls": []}
+        if calls and all(call.get("name") in tools for call in calls):
+            return {"text": item.get("preamble", ""), "calls": calls}
+        return {"text": item["reply"], "calls": []}
+
+
+_FAILURES = {
+    429: ("rate_limit_error", "Number of requests has exceeded your rate "
+          "limit. Please try again later.",
+          "rate_limit_exceeded", "Rate limit reached for requests. "
+          "Please try again later."),
+    500: ("api_error", "Internal server error",
+          "server_error", "The server had an error while processing your "
+          "request. Sorry about that!"),
+    503: ("api_error", "Service unavailable",
+          "server_error", "The server is overloaded or not ready yet."),
+    529: ("overloaded_error", "Overloaded",
+          "server_error", "The server is overloaded or not ready yet."),
+}
+
+
+class _QuietServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        pass  # a client that hung up (e.g. after its timeout) is not news
+
+
+class _Handler(AnthropicAPI, OpenAIAPI, BaseHTTPRequestHandler):
+    fake: FakeLLMServer
+    protocol_version = "HTTP/1.1"
+    timeout = 30
+
+    def log_message(self, format, *args):
+        pass  # quiet: and the request line never holds the key anyway
+
+    # -- plumbing -----------------------------------------------------------
+    def _request_id(self) -> str:
+        """Deterministic: the same request gets the same id (pages print it)."""
+        return stable_id("req_", self.path, getattr(self, "body", None),
+                          self.headers.get("x-stainless-retry-count"))
+
+    def _send_json(self, status: int, body: dict, headers=None) -> None:
+        data = json.dumps(body).encode()
+        self._log(status)  # before answering: the client may look at once
+        self.send_response(status)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(data)))
+        self.send_header("request-id", self._request_id())
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _start_events(self) -> None:
+        self._log(200)
+        self.send_response(200)
+        self.send_header("content-type", "text/event-stream")
+        self.send_header("cache-control", "no-cache")
+        self.send_header("transfer-encoding", "chunked")
+        self.end_headers()
+
+    def _send_chunk(self, text: str) -> None:
+        data = text.encode()
+        self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+        self.wfile.flush()
+        if self.fake.stream_delay:
+            time.sleep(self.fake.stream_delay)
+
+    def _end_events(self) -> None:
+        self.wfile.write(b"0\r\n\r\n")
+        self.wfile.flush()
+
+    def _log(self, status: int) -> None:
+        with self.fake._lock:
+            self.fake.requests.append({
+                "api": self._api(), "method": self.command,
+                "path": self.path, "status": status,
+                "retry": int(self.headers.get("x-stainless-retry-count") or 0)})
+
+    def _api(self) -> str:
+        if self.path.startswith("/v1/messages") or \
+                self.headers.get("anthropic-version"):
+            return "anthropic"
+        return "openai"
+
+    def _read_body(self):
+        length = int(self.headers.get("content-length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        try:
+            return json.loads(raw or b"null")
+        except json.JSONDecodeError:
+            return None
+
+    def _error(self, status: int, kind: str, message: str,
+               headers=None) -> None:
+        if self._api() == "anthropic":
+            body = {"type": "error",
+                    "error": {"type": kind, "message": message},
+                    "request_id": self._request_id()}
+        else:
+            body = {"error": {"message": message, "type": kind,
+                              "param": None, "code": kind}}
+            if status == 401:
+                body["error"]["code"] = "invalid_api_key"
+                body["error"]["type"] = "invalid_request_error"
+        self._send_json(status, body, headers)
+
+    def _authorised(self) -> bool:
+        """Check the key; answer 401 (without echoing the key) if wrong."""
+        key = self.headers.get("x-api-key")
+        bearer = self.headers.get("authorization", "")
+        if bearer.lower().startswith("bearer "):
+            key = key or bearer[7:].strip()
+        if key == self.fake.api_key:
+            return True
+        if self._api() == "anthropic":
+            message = ("x-api-key header is required" if not key
+                       else "invalid x-api-key")
+            self._error(401, "authentication_error", message)
+        else:
+            message = ("You didn't provide an API key." if not key else
+                       "Incorrect API key provided.")
+            self._error(401, "invalid_request_error", message)
+        return False
+
+    def _scripted_failure(self) -> bool:
+        failure = self.fake._take_failure(self._api())
+        if failure is None:
+            return False
+        status, retry_after = failure
+        a_kind, a_message, o_kind, o_message = _FAILURES[status]
+        headers = {}
+        if retry_after is not None:
+            headers["retry-after"] = f"{retry_after:g}"
+        if self._api() == "anthropic":
+            self._error(status, a_kind, a_message, headers)
+        else:
+            self._error(status, o_kind, o_message, headers)
+        return True
+
+    # -- routes -------------------------------------------------------------
+    def do_GET(self):
+        if self.fake.delay:
+            time.sleep(self.fake.delay)
+        if self.path.split("?")[0] != "/v1/models":
+            return self._error(404, "not_found_error", "Not found")
+        if not self._authorised():
+            return
+        names = sorted(m for m in self.fake.models
+                       if m.startswith("claude") == (self._api() ==
+                                                     "anthropic"))
+        if self._api() == "anthropic":
+            data = [{"type": "model", "id": name, "display_name": name,
+                     "created_at": "2026-01-01T00:00:00Z"} for name in names]
+            return self._send_json(200, {
+                "data": data, "has_more": False,
+                "first_id": names[0] if names else None,
+                "last_id": names[-1] if names else None})
+        data = [{"id": name, "object": "model", "created": CREATED,
+                 "owned_by": "openai"} for name in names]
+        return self._send_json(200, {"object": "list", "data": data})
+
+    def do_POST(self):
+        body = self.body = self._read_body()
+        if self.fake.delay:
+            time.sleep(self.fake.delay)
+        path = self.path.split("?")[0]
+        routes = {"/v1/messages": self._anthropic_messages,
+                  "/v1/messages/count_tokens": self._anthropic_count,
+                  "/v1/chat/completions": self._openai_chat}
+        if path not in routes:
+            return self._error(404, "not_found_error", f"Not found: {path}")
+        if not self._authorised() or self._scripted_failure():
+            return
+        if not isinstance(body, dict):
+            return self._error(400, "invalid_request_error",
+                               "The request body is not valid JSON.")
+        try:
+            routes[path](body)
+        except BadRequest as err:
+            self._error(err.status, err.kind, str(err))
+
+
+def known_models() -> set[str]:
+    """Model names the installed SDKs know (empty: accept every name)."""
+    from typing import get_args
+
+    names: set[str] = set()
+    try:
+        from anthropic.types import Model
+        names.update(a for arg in get_args(Model) for a in get_args(arg))
+    except ImportError:
+        pass
+    try:
+        from openai.types import ChatModel
+        names.update(get_args(ChatModel))
+    except ImportError:
+        pass
+    return names
+
+
+def live_api() -> bool:
+    """COURSE_LIVE_API=1 asks for the real APIs (never under CI=true)."""
+    return (os.environ.get("COURSE_LIVE_API") == "1"
+            and os.environ.get("CI") != "true")
+
+
+@contextmanager
+def unless_api_key(name: str = "ANTHROPIC_API_KEY"):
+    """For the apps' demos: with no key set, talk to a local fake server.
+
+    Says so on the console, sets the SDKs' variables for the duration and
+    restores them after. With the key set it does nothing (yields None)."""
+    if os.environ.get(name):
+        yield None
+        return
+    print(f"{name} is not set: using the local fake server.")
+    with FakeLLMServer() as server, server.environment():
+        yield server
+
+
+# ---------------------------------------------------------------------------
+# Demo
+# ---------------------------------------------------------------------------
+def demo() -> None:
+    import anthropic
+    import openai
+
+    from genai.llm_api.calls import ANTHROPIC_MODEL, OPENAI_MODEL
+
+    with FakeLLMServer() as server:
+        print(f"Fake Anthropic and OpenAI APIs on {server.anthropic_url}")
+        client = anthropic.Anthropic(base_url=server.anthropic_url,
+                                     api_key=server.api_key)
+        message = client.messages.create(
+            model=ANTHROPIC_MODEL, max_tokens=300,
+            messages=[{"role": "user", "content": "What is generative AI?"}])
+        print("Anthropic SDK:", message.content[0].text)
+        print("  usage:", message.usage.input_tokens, "in,",
+              message.usage.output_tokens, "out (estimated)")
+        oclient = openai.OpenAI(base_url=server.openai_url,
+                                api_key=server.api_key)
+        completion = oclient.chat.completions.create(
+            model=OPENAI_MODEL,
+            messages=[{"role": "user", "content": "What is generative AI?"}])
+        print("OpenAI SDK:", completion.choices[0].message.content)
+        print("Requests served:", len(server.requests))
+
+
+def serve(port: int = 8765) -> None:
+    with FakeLLMServer(stream_delay=0.03, port=port) as server:
+        print("Fake Anthropic and OpenAI APIs are running. In another shell:")
+        for name, value in server.env().items():
+            print(f"  export {name}={value}")
+        print("Press Ctrl+C to stop.")
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            print("Stopped.")
+
+
+def main(argv=None) -> None:
+    args = sys.argv[1:] if argv is None else list(argv)
+    if "--serve" in args:
+        serve(int(args[args.index("--port") + 1]) if "--port" in args
+              else 8765)
+    else:
+        demo()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,104 @@
+"""The strict build: it passes, executes the notebooks, draws the figures, stays offline."""
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from support import PACKAGE, ROOT, load_hook
+
+DOCS = ROOT / "docs"
+NOTEBOOKS = sorted(DOCS.glob("*/notebooks/*.py"))
+
+
+def html_pages(site: Path) -> list[Path]:
+    return sorted(p for p in site.rglob("*.html") if p.name != "404.html")
+
+
+def test_every_page_is_built(built_site):
+    for page in DOCS.rglob("*.md"):
+        rel = page.relative_to(DOCS).with_suffix("")
+        target = built_site / (rel.parent if rel.name == "index" else rel) / "index.html"
+        assert target.is_file(), f"{page} was not built to {target}"
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_is_executed_with_outputs_and_links(built_site, notebook):
+    folder = built_site / notebook.parent.relative_to(DOCS)      # <chapter>/notebooks
+    page = (folder / notebook.stem / "index.html").read_text()
+    assert re.search(r'class="[^"]*\bjp-OutputArea-output\b', page), "the notebook page shows no executed output"
+    assert re.search(r'<img\b[^>]*\bsrc="data:image/png', page), "the notebook page shows no plot"
+    assert 'href="https://colab.research.google.com/github/' in page
+    assert f"{notebook.stem}.ipynb" in page
+    downloaded = json.loads((folder / f"{notebook.stem}.ipynb").read_text())
+    assert downloaded["nbformat"] == 4
+    assert any("google.colab" in "".join(cell["source"]) for cell in downloaded["cells"])
+    assert (folder / notebook.stem / f"{notebook.stem}.py").is_file(), "the .py source is downloadable too"
+
+
+def test_every_figure_is_drawn(built_site):
+    figures = load_hook("figures").read_registry(DOCS)
+    assert len(figures) > 20
+    for site_path, target in figures:
+        drawn = built_site / site_path
+        assert drawn.is_file(), f"{target} did not draw {site_path}"
+        assert drawn.stat().st_size > 1000, f"{target} drew a near-empty {site_path}"
+    index = built_site / "diffusion" / "img" / "forward_sprite.json"   # a file beside a figure
+    assert json.loads(index.read_text()), "the slider's frame index is missing or empty"
+
+
+REMOTE = re.compile(r'<(?:script|img|link|iframe|source|video|audio)\b[^>]*\b(?:src|href)="(?:https?:)?//[^"]+"', re.I)
+
+
+def test_pages_load_nothing_from_other_hosts(built_site):
+    """A static first check; the browser test watches the real requests."""
+    for page in html_pages(built_site):
+        found = REMOTE.findall(page.read_text())
+        # <link rel="canonical"> names the public address of the page itself; it loads nothing.
+        found = [tag for tag in found if 'rel="canonical"' not in tag]
+        assert not found, f"{page.relative_to(built_site)} loads {found[:3]}"
+
+
+def test_math_is_rendered_to_mathml(built_site):
+    pages_with_math = 0
+    for page in html_pages(built_site):
+        text = page.read_text()
+        assert 'class="arithmatex"' not in text, f"{page}: math left unrendered"
+        pages_with_math += "<math " in text
+    assert pages_with_math > 0
+
+
+def test_math_hook_reports_bad_formulas():
+    mathml = load_hook("mathml")
+    assert "<mfrac>" in mathml.to_mathml(r"\frac{1}{2}", display=False)
+    with pytest.raises(mathml.MathError, match="unknown LaTeX command"):
+        mathml.to_mathml(r"\notacommand{x}", display=False)
+    with pytest.raises(mathml.MathError, match="alignment"):
+        mathml.to_mathml(r"\begin{aligned} a &= b \\ c &= d \end{aligned}", display=True)
+    assert "<mtable>" in mathml.to_mathml(r"\begin{array}{rl} a &= b \\ c &= d \end{array}", display=True)
+    with pytest.raises(mathml.MathError, match="unbalanced braces"):
+        mathml.to_mathml(r"\frac{1}{2", display=True)
+
+
+def test_notebook_hook_drops_scripts_from_other_hosts():
+    notebooks = load_hook("notebooks")
+    page = (
+        '<script src=""> </script>'
+        '<script src="https://cdn.example.org/mathjax.js"></script>'
+        '<script type="module">const m = await import("https://cdn.example.org/mermaid.esm.min.mjs");</script>'
+        '<script src="../assets/local.js"></script>'
+        "<script>console.log('inline and local')</script>"
+    )
+    cleaned = notebooks.strip_remote_scripts(page)
+    assert "example.org" not in cleaned and 'src=""' not in cleaned
+    assert "../assets/local.js" in cleaned and "inline and local" in cleaned
+
+
+def test_figures_are_the_plot_functions_of_each_chapters_figures_module():
+    figures = dict(load_hook("figures").read_registry(DOCS))
+    assert figures["gans/img/losses.png"] == "genai.gans.figures:plot_losses"
+    assert figures["generative-models/img/gpt_sizes.png"] == "genai.generative_models.figures:plot_gpt_sizes"
+    chapters = {path.split("/")[0] for path in figures}
+    with_module = {p.parent.name.replace("_", "-") for p in PACKAGE.glob("*/figures.py")}
+    assert chapters == with_module
