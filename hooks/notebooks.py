@@ -13,10 +13,15 @@ and renders them. This hook adds
   (and may load other scripts) from a CDN; the course makes no request to
   another host, so those script tags are removed. Math in notebooks belongs in
   the pages, where hooks/mathml.py renders it.
+* one stylesheet for all notebook pages: nbconvert writes its 0.6 MB of CSS
+  into every notebook page; the hook moves it to ``assets/notebook-<hash>.css``
+  and links it, so a notebook page weighs its outputs, and the browser
+  fetches the CSS once.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 from pathlib import Path
 
@@ -78,3 +83,37 @@ def on_page_content(html, page, config, files):
     if is_notebook(page.file.src_uri):
         html = strip_remote_scripts(html)
     return html
+
+
+_STYLE = re.compile(r"<style\b[^>]*>(?P<css>.*?)</style>", re.I | re.S)
+
+
+def shared_stylesheet(html: str, page_url: str, site_dir: str) -> str:
+    """Move the page's inline <style> blocks into one CSS file in the site
+    (named by its content, so pages with the same CSS share it) and link it
+    where the first block stood."""
+    blocks = [m["css"] for m in _STYLE.finditer(html)]
+    if not blocks:
+        return html
+    css = "\n".join(blocks)
+    name = f"assets/notebook-{hashlib.sha256(css.encode()).hexdigest()[:12]}.css"
+    target = Path(site_dir) / name
+    if not target.is_file():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(css, encoding="utf-8")
+    depth = len([part for part in page_url.split("/") if part])
+    link = f'<link rel="stylesheet" href="{"../" * depth}{name}">'
+    first = True
+
+    def replace(match):
+        nonlocal first
+        keep, first = first, False
+        return link if keep else ""
+
+    return _STYLE.sub(replace, html)
+
+
+def on_post_page(output, page, config):
+    if is_notebook(page.file.src_uri):
+        output = shared_stylesheet(output, page.url, config["site_dir"])
+    return output

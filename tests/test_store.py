@@ -293,3 +293,14 @@ def test_retrain_writes_the_reference_and_its_manifest(tiny, capsys):
     index = json.loads((store.REFERENCES / "manifest.json").read_text())
     assert index["tiny"]["config"]["steps"] == TINY.steps
     assert index["tiny"]["trained_with"]["threads"] == 1
+
+
+def test_an_interrupted_training_that_cannot_resume_starts_again(tiny):
+    digest = store.code_hash(tiny)
+    partial = store.cache_path("tiny", digest).with_suffix(".partial.pt")
+    partial.parent.mkdir(parents=True)
+    torch.save({"format": 1, "config": dataclasses.asdict(TINY), "state": {"step": 1}}, partial)
+    said = []
+    run = store.load("tiny", device="cpu", log=said.append)
+    assert any("cannot be resumed" in s and "lacks" in s for s in said)
+    assert run.step == TINY.steps and not partial.exists()

@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import tempfile
@@ -65,6 +66,8 @@ def load_checkpoint(path: str | Path, expected_config: Any, map_location=None) -
         raise CheckpointError(f"{path} is not a readable checkpoint ({error})") from None
     if not isinstance(payload, dict) or payload.get("format") != 1:
         raise CheckpointError(f"{path} was not written by save_checkpoint")
+    if not isinstance(payload.get("config"), dict) or not isinstance(payload.get("state"), dict):
+        raise CheckpointError(f"{path} lacks its configuration or its state")
     expected, saved = _as_dict(expected_config), payload["config"]
     differences = [
         f"{key}: checkpoint has {saved.get(key)!r}, expected {expected.get(key)!r}"
@@ -77,6 +80,23 @@ def load_checkpoint(path: str | Path, expected_config: Any, map_location=None) -
         )
     return payload["state"]
 # --8<-- [end:load]
+
+
+@contextlib.contextmanager
+def restoring(path):
+    """Put a loaded state back inside this block: a state that lacks a key
+    or holds a value of the wrong type raises CheckpointError, which names
+    the file, not a KeyError or a TypeError from deep inside PyTorch."""
+    try:
+        yield
+    except CheckpointError:
+        raise
+    except KeyError as error:
+        raise CheckpointError(f"{path} lacks {error} in its state") from None
+    except (TypeError, ValueError, RuntimeError, AttributeError, IndexError) as error:
+        first = str(error).strip().splitlines()[0] if str(error).strip() else ""
+        raise CheckpointError(f"{path} holds a state this code cannot use "
+                              f"({type(error).__name__}: {first})") from None
 
 
 if __name__ == "__main__":

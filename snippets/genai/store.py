@@ -52,6 +52,7 @@ from typing import Any, Callable
 
 import torch
 
+from genai.checkpoint import CheckpointError
 from genai.cli import OneLineParser
 from genai.device import get_device, one_thread
 
@@ -332,8 +333,15 @@ def load(name: str, config=None, device=None, log=None,
                 log(f"training the {name!r} model on this machine, once; "
                     f"it is kept in {path}")
                 partial = path.with_suffix(".partial.pt")   # resumable
-                _, tensors, manifest, data = train_model(
-                    name, config, partial, log=lambda text: None)
+                try:
+                    _, tensors, manifest, data = train_model(
+                        name, config, partial, log=lambda text: None)
+                except CheckpointError as error:   # cannot resume: restart
+                    log(f"the interrupted training cannot be resumed "
+                        f"({str(error).splitlines()[0]}); starting again")
+                    partial.unlink(missing_ok=True)
+                    _, tensors, manifest, data = train_model(
+                        name, config, partial, log=lambda text: None)
                 write_model(path, tensors, data, manifest)
                 partial.unlink(missing_ok=True)
                 found = tensors, manifest, data

@@ -180,7 +180,13 @@ def test_a_reply_without_code_is_refused():
     (["  "], "the task is empty"),
     (["Write f()", "--max-rounds", "0"], "--max-rounds must be at least 1"),
     (["Write f()", "--tests", "no-such-file.py"], "cannot read --tests"),
-    (["Write f()", "--timeout", "0"], "--timeout must be > 0"),
+    (["Write f()", "--timeout", "0"], "--timeout must be a number from 0.1 to 3,600"),
+    (["Write f()", "--timeout", "nan"], "must be a finite number, got 'nan'"),
+    (["Write f()", "--timeout", "inf"], "must be a finite number, got 'inf'"),
+    (["Write f()", "--memory-mb", "99999999999999999999"],
+     "--memory-mb must be a number from 64 to 1,048,576"),
+    (["Write f()", "--out", "/proc/version"], "cannot write --out /proc/version"),
+    (["Write f()", "--out", "/tmp"], "--out /tmp is a folder"),
     (["Write f()", "--max-rounds", "two"], "invalid int value"),
 ])
 def test_bad_command_lines_end_with_one_line(args, message):

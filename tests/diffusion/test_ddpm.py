@@ -231,3 +231,13 @@ def test_loss_is_a_positive_number(run, points):
     rng = torch.Generator().manual_seed(0)
     loss = diffusion_loss(build_model(TINY), run.schedule, points, None, rng)
     assert loss.ndim == 0 and loss.item() > 0
+
+
+def test_a_damaged_checkpoint_is_a_checkpoint_error(points, tmp_path):
+    path = tmp_path / "diffusion.pt"
+    train_diffusion(points, TINY, checkpoint=path, stop_after=5, checkpoint_every=5)
+    payload = torch.load(path, weights_only=True)
+    del payload["state"]["opt"]
+    torch.save(payload, path)
+    with pytest.raises(CheckpointError, match="lacks 'opt'"):
+        train_diffusion(points, TINY, checkpoint=path)

@@ -85,3 +85,13 @@ def test_dcgan_makes_8x8_images():
     assert images.shape == (5, 64)
     assert images.abs().max() <= 1
     assert sample_latent(5, 16).shape == (5, 16)
+
+
+def test_a_damaged_checkpoint_is_a_checkpoint_error(ring, tmp_path):
+    path = tmp_path / "gan.pt"
+    train_gan(ring, TINY, checkpoint=path, checkpoint_every=5, stop_after=5)
+    payload = torch.load(path, weights_only=True)
+    payload["state"]["rng"] = "not a generator state"
+    torch.save(payload, path)
+    with pytest.raises(CheckpointError, match="cannot use"):
+        train_gan(ring, TINY, checkpoint=path)

@@ -102,3 +102,25 @@ def test_figures_are_the_plot_functions_of_each_chapters_figures_module():
     chapters = {path.split("/")[0] for path in figures}
     with_module = {p.parent.name.replace("_", "-") for p in PACKAGE.glob("*/figures.py")}
     assert chapters == with_module
+
+
+def test_every_page_says_what_it_was_verified_with(built_site):
+    import importlib.metadata
+
+    torch_version = importlib.metadata.version("torch")
+    for page in html_pages(built_site):
+        text = page.read_text()
+        assert f"Samples verified with torch {torch_version}, transformers" in text, page
+        assert re.search(r"site built \d{4}-\d{2}-\d{2}\.", text), page
+
+
+def test_no_page_weighs_over_a_megabyte(built_site):
+    """Notebook pages link one shared stylesheet instead of carrying 0.6 MB
+    of CSS each; images stay small enough."""
+    heavy = {str(p.relative_to(built_site)): p.stat().st_size for p in html_pages(built_site)
+             if p.stat().st_size > 1_000_000}
+    assert not heavy, heavy
+    for notebook in NOTEBOOKS:
+        page = (built_site / notebook.parent.relative_to(DOCS) / notebook.stem / "index.html").read_text()
+        linked = re.findall(r'href="((?:\.\./)+assets/notebook-\w+\.css)"', page)
+        assert len(linked) == 1 and "<style" not in page

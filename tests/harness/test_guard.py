@@ -163,11 +163,11 @@ def test_guard_flags_every_unexecuted_block(tmp_path, mkdocs_config):
     snippet = tmp_path / "snippets" / "fake.py"
     snippet.write_text(FAKE_SNIPPET)
     docs = tmp_path / "docs"
-    (docs / "notebooks").mkdir(parents=True)
+    (docs / "chapter" / "notebooks").mkdir(parents=True)
     page = docs / "page.md"
     page.write_text(FAKE_PAGE)
     (docs / "other.markdown").write_text("# Not collected by pytest-codeblocks\n")
-    (docs / "notebooks" / "nb.py").write_text(FAKE_NOTEBOOK)
+    (docs / "chapter" / "notebooks" / "nb.py").write_text(FAKE_NOTEBOOK)
 
     def missing_lines(path: Path) -> set[int]:
         assert path == snippet

@@ -107,3 +107,38 @@ def test_a_page_with_tolerances_passes_and_fails_as_it_should(tmp_path):
     assert "1 lines printed, the page shows 2" in result.stdout
     assert "1.50 where the page shows 1.15" in result.stdout
     assert "write the tolerance as pytest.mark.tolerance" in result.stdout
+
+
+def tolerant_blocks():
+    """(page, line, code) of every page block that declares a tolerance."""
+    from pytest_codeblocks.main import extract_from_file
+
+    found = []
+    for page in sorted((ROOT / "docs").rglob("*.md")):
+        for block in extract_from_file(page):
+            if any("tolerance" in mark for mark in block.marks):
+                found.append((page.relative_to(ROOT / "docs"), block.lineno, block.code))
+    return found
+
+
+def test_the_site_declares_few_tolerances():
+    """Most printed numbers come from reference models and are exact; a
+    tolerance is for blocks that train as they run, or print rounding."""
+    blocks = tolerant_blocks()
+    assert 1 <= len(blocks) <= 15, [f"{page}:{line}" for page, line, _ in blocks]
+
+
+@pytest.mark.parametrize("page, line, code", tolerant_blocks(), ids=lambda v: str(v)[:40])
+def test_on_one_machine_a_tolerant_block_prints_the_same_twice(page, line, code):
+    """Same machine, same numbers: a tolerance is for other CPUs, never for
+    randomness left unseeded."""
+    import contextlib
+    import io
+
+    outputs = []
+    for _ in range(2):
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            exec(code, {"__MODULE__": "__main__"})
+        outputs.append(out.getvalue())
+    assert outputs[0] == outputs[1], f"{page}:{line} printed different numbers twice"

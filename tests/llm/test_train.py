@@ -231,3 +231,27 @@ def test_a_gpu_checkpoint_restores_the_gpu_random_state(monkeypatch,
     scaler = torch.amp.GradScaler("cpu", enabled=False)
     gt.restore(state, run, optimizer, scaler, torch.Generator())
     assert restored == [state["cuda_rng"]]
+
+
+def doctor(path, change):
+    """Rewrite a checkpoint's state with change(state): a damaged file."""
+    payload = torch.load(path, weights_only=True)
+    change(payload["state"])
+    torch.save(payload, path)
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda state: state.pop("history"), "lacks 'history'"),
+    (lambda state: state.pop("text_sha256"), "lacks 'text_sha256'"),
+    (lambda state: state.update(tokenizer="char"), "cannot use"),
+    (lambda state: state.update(model={"wte": 1}), "cannot use"),
+])
+def test_a_damaged_checkpoint_is_a_checkpoint_error(tmp_path, change, message):
+    path = tmp_path / "run.pt"
+    train(TINY, checkpoint=path, checkpoint_every=2, stop_after=2, **QUIET)
+    doctor(path, change)
+    with pytest.raises(CheckpointError, match=message):
+        train(TINY, checkpoint=path, **QUIET)
+    if "text_sha256" not in message:       # load_run does not read it
+        with pytest.raises(CheckpointError, match=message):
+            load_run(path, TINY)

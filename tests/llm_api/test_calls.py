@@ -7,6 +7,7 @@ and do not deprecate, and the local model.
 from __future__ import annotations
 
 import asyncio
+import datetime
 import json
 import logging
 import os
@@ -334,31 +335,73 @@ def known_claude_models() -> set[str]:
             for name in typing.get_args(arg)}
 
 
-def bad_model_names(text: str) -> list[str]:
-    """Model names in text that the installed SDKs deprecate or don't know."""
-    from anthropic.resources.messages.messages import DEPRECATED_MODELS
+def shutdown_dates() -> dict[str, datetime.date]:
+    """{model: the day it stops working}, as the installed SDKs say: the
+    anthropic SDK's DEPRECATED_MODELS ("November 30th, 2026"), and the
+    "Announced shutdown date: 2026-12-11" notes that the openai SDK writes
+    under its ChatModel type."""
+    import ast
+    import inspect
 
+    from anthropic.resources.messages.messages import DEPRECATED_MODELS
+    from openai.types.shared import chat_model
+
+    dates = {}
+    for name, text in DEPRECATED_MODELS.items():
+        day = re.sub(r"(\d)(st|nd|rd|th)\b", r"\1", text)
+        dates[name] = datetime.datetime.strptime(day, "%B %d, %Y").date()
+    body = ast.parse(inspect.getsource(chat_model)).body
+    notes = next(node.value.value for before, node in zip(body, body[1:])
+                 if isinstance(before, (ast.Assign, ast.AnnAssign))
+                 and "ChatModel" in ast.unparse(before)
+                 and isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant))
+    for item in re.split(r"\n- ", notes):
+        found = re.search(r"shutdown date:\s*(\d{4}-\d{2}-\d{2})", item)
+        if found:
+            day = datetime.date.fromisoformat(found.group(1))
+            for name in re.findall(r'"([^"]+)"', item.split("Announced")[0]):
+                dates[name] = day
+    return dates
+
+
+WARNING_DAYS = 30
+
+
+def bad_model_names(text: str, today: datetime.date | None = None) -> list[str]:
+    """Model names in text that the installed SDKs do not know, or that stop
+    working (shut down, end of life) before WARNING_DAYS from today."""
+    today = today or datetime.date.today()
     known_gpt = set(typing.get_args(openai.types.ChatModel))
+    dates = shutdown_dates()
     bad = []
-    for name in CLAUDE_NAME.findall(text):
-        if name in DEPRECATED_MODELS:
-            bad.append(f"{name} (deprecated: end of life "
-                       f"{DEPRECATED_MODELS[name]})")
-        elif name not in known_claude_models():
-            bad.append(f"{name} (not a model the anthropic SDK knows)")
-    for name in GPT_NAME.findall(text):
-        if name not in known_gpt:
-            bad.append(f"{name} (not a model the openai SDK knows)")
+    for name in CLAUDE_NAME.findall(text) + GPT_NAME.findall(text):
+        known = known_claude_models() if name.startswith("claude") else known_gpt
+        sdk = "anthropic" if name.startswith("claude") else "openai"
+        if name in dates and dates[name] <= today + datetime.timedelta(WARNING_DAYS):
+            when = "stopped" if dates[name] <= today else "stops"
+            bad.append(f"{name} ({when} working on {dates[name]}, says the {sdk} SDK)")
+        elif name not in known and name not in dates:
+            bad.append(f"{name} (not a model the {sdk} SDK knows)")
     return bad
 
 
+def test_shutdown_dates_come_from_the_installed_sdks():
+    dates = shutdown_dates()
+    assert dates["claude-3-5-haiku-20241022"] == datetime.date(2026, 2, 19)
+    assert dates["gpt-5-mini"] == datetime.date(2026, 12, 11)
+    assert dates["gpt-4o"] == datetime.date(2027, 1, 14)
+    assert len(dates) > 40
+
+
 def test_the_model_name_check_catches_bad_names():
-    assert bad_model_names("use claude-3-5-haiku-20241022 here") == [
-        "claude-3-5-haiku-20241022 (deprecated: end of life "
-        "February 19th, 2026)"]
-    assert bad_model_names("claude-sonnet-4-5")[0].endswith(
-        "(deprecated: end of life November 30th, 2026)")
-    assert bad_model_names('"claude-imaginary-9" and gpt-9-turbo') == [
+    day = datetime.date(2026, 12, 1)
+    assert bad_model_names("use claude-3-5-haiku-20241022 here", day) == [
+        "claude-3-5-haiku-20241022 (stopped working on 2026-02-19, says the anthropic SDK)"]
+    assert bad_model_names("gpt-5-mini", day) == [
+        "gpt-5-mini (stops working on 2026-12-11, says the openai SDK)"]   # within 30 days
+    assert bad_model_names("gpt-4o", day) == []                            # 44 days away
+    assert bad_model_names("gpt-4o", datetime.date(2026, 12, 20)) != []    # 25 days away
+    assert bad_model_names('"claude-imaginary-9" and gpt-9-turbo', day) == [
         "claude-imaginary-9 (not a model the anthropic SDK knows)",
         "gpt-9-turbo (not a model the openai SDK knows)"]
     assert bad_model_names(f"{ANTHROPIC_MODEL} and {OPENAI_MODEL}.") == []

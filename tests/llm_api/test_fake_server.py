@@ -264,3 +264,89 @@ def test_estimated_cost_works_for_both_sdks(server):
     assert estimate_cost(completion.usage, OPENAI_MODEL) > 0
     with pytest.raises(UnknownPriceError, match="no example price for 'x'"):
         estimate_cost(message.usage, "x")
+
+
+# ---------------------------------------------------------------------------
+# Bad requests: an error body, never a hang or a crash
+# ---------------------------------------------------------------------------
+def raw_request(server, head: str, body: bytes = b"") -> tuple[int, dict]:
+    """Send bytes as they are; (status, JSON body). Times out rather than hang."""
+    import socket
+
+    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
+        sock.sendall(head.encode() + b"\r\n\r\n" + body)
+        data = b""
+        while b"\r\n\r\n" not in data or len(data.split(b"\r\n\r\n", 1)[1]) < int(
+                re.search(rb"content-length: (\d+)", data, re.I).group(1)):
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    status = int(data.split(b" ", 2)[1])
+    return status, json.loads(data.split(b"\r\n\r\n", 1)[1])
+
+
+def headers(server, length) -> str:
+    return (f"POST /v1/messages HTTP/1.1\r\nHost: x\r\nx-api-key: {server.api_key}\r\n"
+            f"anthropic-version: 2023-06-01\r\ncontent-type: application/json\r\n"
+            f"content-length: {length}")
+
+
+@pytest.mark.parametrize("length, body, status, message", [
+    ("abc", b"", 400, "Content-Length must be a whole number"),
+    ("-5", b"{}", 400, "Content-Length must be a whole number"),
+    ("99999999999999", b"{}", 413, "the body is over"),
+    (None, b'{"model": "\xff\xfe"}', 400, "not valid JSON"),
+])
+def test_a_bad_body_gets_an_error_body_and_the_server_stays_up(server, length, body, status,
+                                                                message):
+    got, reply = raw_request(server, headers(server, len(body) if length is None else length),
+                             body)
+    assert got == status and message in reply["error"]["message"]
+    assert claude(server).messages.create(model=ANTHROPIC_MODEL, max_tokens=50,
+                                          messages=USER).content[0].text
+
+
+@pytest.mark.parametrize("path, body", [
+    ("/v1/messages", {"model": ANTHROPIC_MODEL, "max_tokens": 5, "messages": [1, "two"]}),
+    ("/v1/chat/completions", {"model": OPENAI_MODEL, "messages": [1, "two"]}),
+    ("/v1/chat/completions", {"model": OPENAI_MODEL, "messages": [{"content": "no role"}]}),
+    ("/v1/chat/completions", {"model": OPENAI_MODEL, "messages": USER, "tools": "none"}),
+    ("/v1/messages", {"model": ANTHROPIC_MODEL, "max_tokens": 5, "messages": USER, "tools": [1]}),
+])
+def test_messages_that_are_not_objects_get_400(server, path, body):
+    status, text = raw_post(server.anthropic_url + path, body,
+                            {"x-api-key": server.api_key, "anthropic-version": "2023-06-01",
+                             "authorization": f"Bearer {server.api_key}"})
+    assert status == 400 and json.loads(text)["error"]["message"]
+
+
+# ---------------------------------------------------------------------------
+# The command line
+# ---------------------------------------------------------------------------
+@pytest.mark.parametrize("argv, message", [
+    (["--port", "abc"], "not a port number: 'abc'"),
+    (["--serve", "--port", "70000"], "a port is 1 to 65535, got 70000"),
+    (["--serve", "--port", "0"], "a port is 1 to 65535, got 0"),
+    (["--bogus"], "unrecognized arguments: --bogus"),
+])
+def test_a_bad_command_line_is_one_line(argv, message):
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, "-m", "genai.llm_api.fake_server", *argv],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2 and message in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_a_port_in_use_is_one_line(server):
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, "-m", "genai.llm_api.fake_server", "--serve",
+                             "--port", str(server.port)], capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 2
+    assert result.stderr.strip() == (f"fake_server: error: cannot listen on 127.0.0.1:"
+                                     f"{server.port} (Address already in use)")

@@ -22,7 +22,7 @@ from pathlib import Path
 import torch
 
 from genai import store
-from genai.cli import OneLineParser
+from genai.cli import OneLineParser, finite, seed, stoppable, stopped
 from genai.diffusion.ddpm import (DIGITS, GUIDANCE, DiffusionRun, ddim_sample,
                                   train_diffusion)
 from genai.diffusion.digits import load_digits_data
@@ -156,9 +156,10 @@ def build_parser():
                         help="how many images, side by side (default: 1)")
     parser.add_argument("--size", type=int, default=128,
                         help="pixels per image side (default: 128)")
-    parser.add_argument("--guidance", type=float, default=GUIDANCE,
+    parser.add_argument("--guidance", type=finite, default=GUIDANCE,
                         help=f"guidance scale w (default: {GUIDANCE})")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=seed, default=0,
+                        help="0 to 2**63 - 1 (default: 0)")
     parser.add_argument("--checkpoint", metavar="FILE.pt",
                         help="your own digits model (trained there if "
                         "missing)")
@@ -192,9 +193,14 @@ def demo():
 
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
-    if not argv:
-        return demo()
-    args = build_parser().parse_args(argv)
+    with stoppable():
+        try:
+            return demo() if not argv else run(build_parser().parse_args(argv))
+        except KeyboardInterrupt:
+            return stopped()
+
+
+def run(args) -> int:
     try:
         if args.diffusers:
             path = draw_with_diffusers(args.prompt, args.diffusers, args.out,

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import anthropic
 
-from genai.cli import OneLineParser
+from genai.cli import OneLineParser, stoppable, utf8
 from genai.llm_api.calls import (ANTHROPIC_MODEL, MissingAPIKeyError,
                                  check_api_key)
 
@@ -236,6 +236,17 @@ def demo():
     return 0
 
 
+def checked(read):
+    """read, refusing lines that are not UTF-8 text (bytes that are not
+    UTF-8 arrive as a decoding error, or as lone surrogates)."""
+    def read_utf8(prompt):
+        line = read(prompt)
+        if not utf8(line):
+            raise UnicodeError("not UTF-8")
+        return line
+    return read_utf8
+
+
 def echo(prompt):
     """input() for piped input: show each line read, as a terminal would."""
     line = input(prompt)
@@ -259,7 +270,12 @@ def main(argv=None):
         bot = Chatbot(args.persona, args.budget, transcript)
         print(f"Chatting with the {args.persona} bot; transcript: "
               f"{transcript}")
-        chat_loop(bot, read=input if sys.stdin.isatty() else echo)
+        with stoppable():      # SIGTERM, like Ctrl-C, keeps the transcript
+            chat_loop(bot, read=checked(input if sys.stdin.isatty() else echo))
+    except UnicodeError:
+        print(f"chatbot: error: the input is not UTF-8 text; the transcript "
+              f"so far is in {transcript}", file=sys.stderr)
+        return 2
     except (ChatError, MissingAPIKeyError, OSError) as error:
         print(f"chatbot: error: {error}", file=sys.stderr)
         return 2

@@ -1,9 +1,9 @@
 """A code assistant: the model writes code, tests run it, errors go back.
 
 Given a task and tests (or asked to write both), the assistant asks the
-model for code, runs the tests on it in a separate Python process with a
-time limit, a memory limit, capped output and no API keys, and, when the
-tests fail, sends the failures back to the model to debug. After at most
+model for code, runs the tests on it in a separate Python process with
+limits and no API keys (genai.applications.sandbox), and, when the tests
+fail, sends the failures back to the model to debug. After at most
 --max-rounds rounds it reports success or the last failure.
 
     python -m genai.applications.code_assistant          # a demo: slugify, two rounds
@@ -18,24 +18,19 @@ server; everything else asks you to set the key.
 from __future__ import annotations
 
 import argparse
-import functools
-import os
+import dataclasses
+import math
 import re
-import signal
-import subprocess
 import sys
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import anthropic
 
-from genai.cli import OneLineParser
+from genai.applications import sandbox
+from genai.cli import OneLineParser, finite, stoppable, stopped
 from genai.llm_api.calls import (ANTHROPIC_MODEL, MissingAPIKeyError,
                                  check_api_key)
-
-if os.name == "posix":
-    import resource
 
 
 class AssistantError(ValueError):
@@ -46,76 +41,49 @@ class AssistantError(ValueError):
 @dataclass
 class Limits:
     """What one run of generated code may use."""
-    seconds: float = 10.0       # wall-clock time, then the process is killed
-    memory_mb: int = 512        # address space (POSIX only)
+    seconds: float = 10.0       # wall-clock time, then everything is killed
+    memory_mb: int = 512        # address space of each process (Linux)
+    file_mb: int = 16           # size of any file it writes, output included
+    processes: int = 32         # processes at once, the first included
     output_kb: int = 8          # kept of stdout and of stderr, each
+
+    def __post_init__(self):
+        checks = {"seconds": (0.1, 3600), "memory_mb": (64, 1 << 20),
+                  "file_mb": (1, 1 << 20), "processes": (1, 4096),
+                  "output_kb": (1, 1024)}
+        for name, (low, high) in checks.items():
+            value = getattr(self, name)
+            number = isinstance(value, (int, float)) and not isinstance(
+                value, bool)
+            if not number or not math.isfinite(value) \
+                    or not low <= value <= high:
+                raise AssistantError(f"{name} must be a number from {low:,}"
+                                     f" to {high:,}, got {value!r}")
 
 
 @dataclass
 class RunResult:
-    returncode: int | None      # None: killed at the time limit
+    returncode: int | None      # None: killed, see timed_out and output
     output: str                 # stdout and stderr, each truncated
-    timed_out: bool = False
+    timed_out: bool = False     # killed at the time limit
 
 
 def run_sandboxed(files: dict[str, str], main: str,
                   limits: Limits = Limits()) -> RunResult:
-    """Run `python main` in a fresh temporary folder holding `files`.
+    """Run `python main` in a fresh temporary folder holding `files`, with
+    the limits, through the launcher in genai.applications.sandbox.
 
-    A seatbelt, not a security boundary: the child is a separate process
-    with limits, but it can still read your files and use the network."""
-    with tempfile.TemporaryDirectory(prefix="assistant-") as folder:
-        for name, text in files.items():
-            Path(folder, name).write_text(text, encoding="utf-8")
-        # posix: lower the child's address-space limit before it starts
-        memory = limits.memory_mb * 1024 * 1024
-        preexec = (functools.partial(resource.setrlimit, resource.RLIMIT_AS,
-                                     (memory, memory))
-                   if os.name == "posix" else None)
-        with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-            child = subprocess.Popen(
-                [sys.executable, "-I", main],  # -I: no env vars, no site
-                cwd=folder, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
-                env=minimal_environment(folder), shell=False,
-                preexec_fn=preexec, start_new_session=True)
-            try:
-                returncode, timed_out = child.wait(limits.seconds), False
-            except subprocess.TimeoutExpired:
-                kill(child)
-                returncode, timed_out = None, True
-            output = (clip(out, limits.output_kb, "stdout")
-                      + clip(err, limits.output_kb, "stderr"))
-        # paths in tracebacks: relative to the folder, the same every run
-        output = output.replace(os.path.realpath(folder) + os.sep, "")
-        output = output.replace(folder + os.sep, "")
-    if timed_out:
-        output += f"\nkilled: no result after {limits.seconds:g} s\n"
-    return RunResult(returncode, output, timed_out)
-
-
-def minimal_environment(folder: str) -> dict[str, str]:
-    """Only what Python needs: no API keys, no tokens, no proxies."""
-    keep = {"SYSTEMROOT"} if os.name == "nt" else set()  # Windows needs it
-    env = {k: v for k, v in os.environ.items() if k in keep}
-    return {**env, "PATH": os.defpath, "HOME": folder, "LANG": "C.UTF-8"}
-
-
-def kill(child: subprocess.Popen) -> None:
-    """Kill the child and anything it started (its process group)."""
-    if os.name == "posix":
-        os.killpg(child.pid, signal.SIGKILL)
-    child.kill()  # elsewhere: the child only
-    child.wait()
-
-
-def clip(file, kilobytes: int, name: str) -> str:
-    """At most `kilobytes` of a captured output, and a note if cut."""
-    file.seek(0)
-    data = file.read(kilobytes * 1024 + 1)
-    text = data[:kilobytes * 1024].decode("utf-8", errors="replace")
-    if len(data) > kilobytes * 1024:
-        text += f"\n[{name} truncated after {kilobytes} KB]\n"
-    return text
+    A seatbelt, not a security boundary: the code runs as you, so it can
+    read your files and use the network (see the page for what is limited).
+    Whatever ends the run (its end, the limits, Ctrl-C, SIGTERM), the code,
+    everything it started and its folder are gone."""
+    result = sandbox.launch({"files": files, "main": main,
+                             **dataclasses.asdict(limits)})
+    output = result["output"]
+    if result["killed"]:
+        output += f"\nkilled: {result['killed']}\n"
+    return RunResult(result["returncode"], output,
+                     result["killed"].startswith("no result"))
 # --8<-- [end:sandbox]
 
 
@@ -254,10 +222,12 @@ EXAMPLES = """examples:
 into minutes after midnight" --max-rounds 5 --out solution.py
 
 Without --tests, the model writes the tests too (read them!). The code
-runs in a separate process in a temporary folder, with a time limit, a
-memory limit (POSIX), capped output and no API keys in its environment.
-This is a seatbelt, not a sandbox: use a container or a virtual machine
-for code you do not trust. It needs ANTHROPIC_API_KEY; the demo (no
+runs in a separate process in a temporary folder, with limits on time,
+memory, file size, processes and output, and no API keys; whatever ends
+the run, everything it started and its folder are gone. This is a
+seatbelt, not a sandbox: the code runs as you and can read your files and
+use the network. Use a container or a virtual machine for code you do not
+trust. It needs ANTHROPIC_API_KEY; the demo (no
 arguments) uses the course's local fake server when the key is not set."""
 
 
@@ -272,10 +242,10 @@ def build_parser():
                         "functions with assert, importing from solution")
     parser.add_argument("--max-rounds", type=int, default=3,
                         help="attempts, the first included (default: 3)")
-    parser.add_argument("--timeout", type=float, default=10.0,
+    parser.add_argument("--timeout", type=finite, default=10.0,
                         help="seconds per test run (default: 10)")
     parser.add_argument("--memory-mb", type=int, default=512,
-                        help="memory per test run, POSIX (default: 512)")
+                        help="memory per process, Linux (default: 512)")
     parser.add_argument("--out", metavar="FILE.py",
                         help="save the final code here")
     return parser
@@ -301,11 +271,32 @@ def demo():
     return 0
 
 
+def check_out(path: str) -> None:
+    """Fail now, before any model round, if the code cannot be saved there."""
+    out = Path(path)
+    if out.is_dir():
+        raise AssistantError(f"--out {path} is a folder: name a file")
+    existed = out.exists()
+    try:
+        with open(out, "a", encoding="utf-8"):
+            pass
+    except OSError as error:
+        raise AssistantError(f"cannot write --out {path}: "
+                             f"{error.strerror or error}") from None
+    if not existed:
+        out.unlink()
+
+
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
-    if not argv:
-        return demo()
-    args = build_parser().parse_args(argv)
+    with stoppable():       # SIGTERM, like Ctrl-C, stops the sandbox first
+        try:
+            return demo() if not argv else run(build_parser().parse_args(argv))
+        except KeyboardInterrupt:
+            return stopped()
+
+
+def run(args) -> int:
     try:
         tests = None
         if args.tests:
@@ -314,16 +305,20 @@ def main(argv=None):
             except (OSError, UnicodeDecodeError) as error:
                 raise AssistantError(f"cannot read --tests {args.tests}: "
                                      f"{error}") from None
-        if args.timeout <= 0 or args.memory_mb < 64:
-            raise AssistantError("--timeout must be > 0 and --memory-mb at "
-                                 "least 64")
+        try:
+            limits = Limits(args.timeout, args.memory_mb)
+        except AssistantError as error:   # name the option, not the field
+            field_name, _, rest = str(error).partition(" ")
+            option = {"seconds": "--timeout"}.get(field_name, "--memory-mb")
+            raise AssistantError(f"{option} {rest}") from None
         task_prompt(args.task, tests)  # a bad task fails before the key
         if args.max_rounds < 1:
             raise AssistantError(f"--max-rounds must be at least 1, got "
                                  f"{args.max_rounds}")
+        if args.out:
+            check_out(args.out)
         check_api_key()
-        outcome = assist(args.task, tests, args.max_rounds,
-                         Limits(args.timeout, args.memory_mb))
+        outcome = assist(args.task, tests, args.max_rounds, limits)
     except (AssistantError, MissingAPIKeyError) as error:
         print(f"code_assistant: error: {error}", file=sys.stderr)
         return 2

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import anthropic
 
-from genai.cli import OneLineParser
+from genai.cli import OneLineParser, stoppable, stopped
 from genai.llm_api.calls import (ANTHROPIC_MODEL, MissingAPIKeyError,
                                  check_api_key)
 from genai.prompting.prompts import PromptError, delimit
@@ -111,8 +111,12 @@ def write_atomically(path, text):
     the path holds either nothing or the whole text, never a part."""
     path = Path(path)
     partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
-    partial.write_text(text, encoding="utf-8")
-    os.replace(partial, path)  # atomic on the same file system
+    try:
+        partial.write_text(text, encoding="utf-8")
+        os.replace(partial, path)  # atomic on the same file system
+    except BaseException:          # a failed write or rename leaves nothing
+        partial.unlink(missing_ok=True)
+        raise
 # --8<-- [end:write]
 
 
@@ -156,6 +160,9 @@ def read_products(path, name_column="name"):
         raise ContentError(f"{path}: no such file") from None
     except UnicodeDecodeError:
         raise ContentError(f"{path}: not a UTF-8 text file") from None
+    except csv.Error as error:   # e.g. a field over csv's 128 KiB limit
+        raise ContentError(f"{path}: not a CSV file this app can read "
+                           f"({error})") from None
     if not columns:
         raise ContentError(f"{path}: empty; the first line must name the "
                            f"columns, one of them {name_column!r}")
@@ -264,9 +271,14 @@ def demo():
 
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
-    if not argv:
-        return demo()
-    args = build_parser().parse_args(argv)
+    with stoppable():      # SIGTERM, like Ctrl-C: files written are kept
+        try:
+            return demo() if not argv else run(build_parser().parse_args(argv))
+        except KeyboardInterrupt:
+            return stopped()
+
+
+def run(args) -> int:
     options = dict(audience=args.audience, tone=args.tone,
                    length=args.length)
     try:

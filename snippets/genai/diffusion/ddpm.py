@@ -24,7 +24,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from genai.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from genai.checkpoint import (CheckpointError, load_checkpoint, restoring,
+                              save_checkpoint)
 from genai.device import get_device, one_thread
 from genai.diffusion.noise_schedule import NoiseSchedule, ScheduleError
 from genai.generative_models.toy_data import make_moons
@@ -281,12 +282,13 @@ def resume(path, run: DiffusionRun, opt, rng) -> int:
         state = load_checkpoint(path, run.config, map_location=get_device())
     except CheckpointError as error:
         raise CheckpointMismatch(str(error)) from None
-    run.model.load_state_dict(state["model"])
-    opt.load_state_dict(state["opt"])
-    rng.set_state(state["rng"].cpu())  # map_location may have moved it
-    run.losses[:] = state["losses"]
-    run.seconds = state["seconds"]
-    return state["step"]
+    with restoring(path):    # a missing key or a wrong type: CheckpointError
+        run.model.load_state_dict(state["model"])
+        opt.load_state_dict(state["opt"])
+        rng.set_state(state["rng"].cpu())  # map_location may have moved it
+        run.losses[:] = state["losses"]
+        run.seconds = state["seconds"]
+        return int(state["step"])
 # --8<-- [end:checkpoint]
 
 

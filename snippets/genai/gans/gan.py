@@ -23,7 +23,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from genai.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from genai.checkpoint import (CheckpointError, load_checkpoint, restoring,
+                              save_checkpoint)
 from genai.device import get_device
 
 LOSSES = ("minimax", "nonsaturating", "wgan-gp")
@@ -332,15 +333,16 @@ def save_state(path, run: GANRun, opt_g, opt_d, rng, step: int) -> None:
 def resume(path, run: GANRun, opt_g, opt_d, rng) -> int:
     """Load a checkpoint made with the same configuration; its step."""
     state = load_checkpoint(path, run.config, map_location=get_device())
-    run.generator.load_state_dict(state["generator"])
-    run.discriminator.load_state_dict(state["discriminator"])
-    opt_g.load_state_dict(state["opt_g"])
-    opt_d.load_state_dict(state["opt_d"])
-    rng.set_state(state["rng"])
-    run.d_losses[:] = state["d_losses"]
-    run.g_losses[:] = state["g_losses"]
-    run.seconds = state["seconds"]
-    return state["step"]
+    with restoring(path):    # a missing key or a wrong type: CheckpointError
+        run.generator.load_state_dict(state["generator"])
+        run.discriminator.load_state_dict(state["discriminator"])
+        opt_g.load_state_dict(state["opt_g"])
+        opt_d.load_state_dict(state["opt_d"])
+        rng.set_state(state["rng"])
+        run.d_losses[:] = state["d_losses"]
+        run.g_losses[:] = state["g_losses"]
+        run.seconds = state["seconds"]
+        return int(state["step"])
 # --8<-- [end:checkpoint]
 
 

@@ -16,7 +16,7 @@ written out by hand, for reading and for the test that they agree.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -51,9 +51,6 @@ class GPTConfig:
         if not 0.0 <= self.dropout < 1.0:
             raise GPTConfigError(f"dropout must be in [0, 1), got "
                                  f"{self.dropout}")
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 # --8<-- [end:config]
 
 

@@ -30,7 +30,8 @@ import torch
 import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 
-from genai.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from genai.checkpoint import (CheckpointError, load_checkpoint, restoring,
+                              save_checkpoint)
 from genai.device import get_device
 from genai.llm.corpora import load_corpus
 from genai.llm.gpt import GPT, GPTConfig
@@ -228,10 +229,11 @@ def train(config: TrainConfig, checkpoint: str | Path | None = None,
     state = None
     if checkpoint is not None and Path(checkpoint).is_file():
         state = load_checkpoint(checkpoint, config, map_location="cpu")
-        if state["text_sha256"] != text_digest(text):
-            raise CheckpointError(f"{checkpoint} was trained on another "
-                                  f"version of {config.data}")
-        tokenizer = load_tokenizer(state["tokenizer"])
+        with restoring(checkpoint):
+            if state["text_sha256"] != text_digest(text):
+                raise CheckpointError(f"{checkpoint} was trained on another "
+                                      f"version of {config.data}")
+            tokenizer = load_tokenizer(state["tokenizer"])
     else:
         tokenizer = make_tokenizer(config, text)
     train_ids, val_ids = split_tokens(tokenizer.encode(text),
@@ -246,7 +248,8 @@ def train(config: TrainConfig, checkpoint: str | Path | None = None,
     rng = torch.Generator().manual_seed(config.seed)  # draws every batch
     run = TrainRun(model, tokenizer, config)
     if state is not None:
-        restore(state, run, optimizer, scaler, rng)
+        with restoring(checkpoint):
+            restore(state, run, optimizer, scaler, rng)
         log(f"resumed from {checkpoint} at step {run.step}")
     net = model
     if world > 1:   # averages the gradients over the processes
@@ -347,14 +350,15 @@ def load_run(path: str | Path, config: TrainConfig,
     """A trained run from its checkpoint (made with this configuration)."""
     device = device or get_device()
     state = load_checkpoint(path, config, map_location="cpu")
-    tokenizer = load_tokenizer(state["tokenizer"])
-    model = GPT(config.gpt_config(tokenizer.vocab_size))
-    model.load_state_dict(state["model"])
-    run = TrainRun(model.to(device), tokenizer, config, step=state["step"],
-                   history=[tuple(row) for row in state["history"]],
-                   seconds=state["seconds"],
-                   cpu_seconds=state["cpu_seconds"])
-    return run
+    with restoring(path):
+        tokenizer = load_tokenizer(state["tokenizer"])
+        model = GPT(config.gpt_config(tokenizer.vocab_size))
+        model.load_state_dict(state["model"])
+        return TrainRun(model.to(device), tokenizer, config,
+                        step=state["step"],
+                        history=[tuple(row) for row in state["history"]],
+                        seconds=state["seconds"],
+                        cpu_seconds=state["cpu_seconds"])
 
 
 @torch.no_grad()

@@ -18,7 +18,7 @@ import torch
 import torch.distributed as dist
 
 from genai.checkpoint import CheckpointError
-from genai.cli import OneLineParser
+from genai.cli import OneLineParser, boolean, finite, seed
 from genai.llm.train import (AMP, TOKENIZERS, TrainConfig, TrainError,
                              complete, init_distributed,
                              same_weights_everywhere, train)
@@ -31,6 +31,16 @@ EXAMPLES = """examples:
   torchrun --nproc_per_node=2 -m genai.llm.train --data stories --out s.pt
 
 Run the same command again to resume from --out after an interruption."""
+
+
+def option_type(name: str, defaults: TrainConfig):
+    """How to read --NAME: seeds and numbers checked, booleans as words."""
+    default = getattr(defaults, name)
+    if name == "seed":
+        return seed
+    if isinstance(default, bool):
+        return boolean
+    return finite if isinstance(default, float) else type(default)
 
 
 def build_parser() -> OneLineParser:
@@ -53,7 +63,7 @@ def build_parser() -> OneLineParser:
         flag = "--" + f.name.replace("_", "-")
         kwargs = {"choices": TOKENIZERS} if f.name == "tokenizer" else {}
         kwargs = {"choices": AMP} if f.name == "amp" else kwargs
-        parser.add_argument(flag, type=type(getattr(defaults, f.name)),
+        parser.add_argument(flag, type=option_type(f.name, defaults),
                             default=getattr(defaults, f.name),
                             help=f"(default: {getattr(defaults, f.name)})",
                             **kwargs)

@@ -1,5 +1,7 @@
 """python -m genai.llm_api.fake_server: see genai.llm_api.fake_server.server."""
 
+import sys
+
 from genai.llm_api.fake_server.server import main
 
-main()
+sys.exit(main())

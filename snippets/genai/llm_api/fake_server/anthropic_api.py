@@ -38,6 +38,10 @@ class AnthropicAPI:
             if role not in ("user", "assistant"):
                 raise BadRequest(f"messages.{i}.role: Input should be "
                                   "'user' or 'assistant'")
+        tools = body.get("tools")
+        if tools is not None and (not isinstance(tools, list) or not all(
+                isinstance(tool, dict) for tool in tools)):
+            raise BadRequest("tools: Input should be a valid list of objects")
         if need_max_tokens and (not isinstance(body["max_tokens"], int)
                                 or body["max_tokens"] < 1):
             raise BadRequest("max_tokens: must be an integer of at least 1")

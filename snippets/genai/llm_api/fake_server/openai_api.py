@@ -30,6 +30,14 @@ class OpenAIAPI:
             raise BadRequest("Invalid 'messages': empty array. Expected an "
                               "array with minimum length 1.",
                               kind="invalid_request_error")
+        for i, message in enumerate(messages):
+            if not isinstance(message, dict) or "role" not in message:
+                raise BadRequest(f"Invalid 'messages[{i}]': expected an "
+                                 "object with a 'role'.")
+        tools = body.get("tools")
+        if tools is not None and (not isinstance(tools, list) or not all(
+                isinstance(tool, dict) for tool in tools)):
+            raise BadRequest("Invalid 'tools': expected an array of objects.")
         if self.fake.models and body["model"] not in self.fake.models:
             raise BadRequest(f"The model `{body['model']}` does not exist "
                               "or you do not have access to it.", 404,

@@ -8,6 +8,7 @@ anthropic_api.py and openai_api.py, the recordings in recordings.py.
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import sys
@@ -17,6 +18,7 @@ from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+from genai.cli import OneLineParser, stoppable, stopped
 from genai.llm_api.fake_server.anthropic_api import AnthropicAPI
 from genai.llm_api.fake_server.openai_api import CREATED, OpenAIAPI
 from genai.llm_api.fake_server.recordings import (REPLIES_DIR, BadRequest,
@@ -24,6 +26,7 @@ from genai.llm_api.fake_server.recordings import (REPLIES_DIR, BadRequest,
                                                   load_replies, stable_id)
 
 FAKE_API_KEY = "fake-key-for-the-local-test-server"
+MAX_BODY = 8 * 1024 * 1024      # bytes of a request body, at most
 ENV_VARS = ("ANTHROPIC_BASE_URL", "ANTHROPIC_API_KEY",
             "OPENAI_BASE_URL", "OPENAI_API_KEY")
 FALLBACK = ("[fake server] No recorded reply for this prompt. This local "
@@ -276,11 +279,20 @@ class _Handler(AnthropicAPI, OpenAIAPI, BaseHTTPRequestHandler):
         return "openai"
 
     def _read_body(self):
-        length = int(self.headers.get("content-length") or 0)
-        raw = self.rfile.read(length) if length else b""
+        """The JSON body (None if it is not JSON). Reads exactly the
+        declared Content-Length, never more, and refuses a length that is
+        missing a number, negative, or over MAX_BODY (BadRequest)."""
+        declared = self.headers.get("content-length", "0").strip()
+        if not declared.isdigit():              # "abc", "-5", "1e9", ""
+            raise BadRequest(f"Content-Length must be a whole number of "
+                             f"bytes, got {declared[:40]!r}")
+        if int(declared) > MAX_BODY:
+            raise BadRequest(f"the body is over {MAX_BODY:,} bytes", 413,
+                             "request_too_large")
+        raw = self.rfile.read(int(declared))
         try:
-            return json.loads(raw or b"null")
-        except json.JSONDecodeError:
+            return json.loads(raw.decode("utf-8")) if raw else None
+        except (UnicodeDecodeError, json.JSONDecodeError):
             return None
 
     def _error(self, status: int, kind: str, message: str,
@@ -353,7 +365,11 @@ class _Handler(AnthropicAPI, OpenAIAPI, BaseHTTPRequestHandler):
         return self._send_json(200, {"object": "list", "data": data})
 
     def do_POST(self):
-        body = self.body = self._read_body()
+        try:
+            body = self.body = self._read_body()
+        except BadRequest as err:     # the rest of the stream is unknown
+            self.body, self.close_connection = None, True
+            return self._error(err.status, err.kind, str(err))
         if self.fake.delay:
             time.sleep(self.fake.delay)
         path = self.path.split("?")[0]
@@ -371,6 +387,11 @@ class _Handler(AnthropicAPI, OpenAIAPI, BaseHTTPRequestHandler):
             routes[path](body)
         except BadRequest as err:
             self._error(err.status, err.kind, str(err))
+        except (AttributeError, KeyError, TypeError, ValueError) as err:
+            # a shape the real API would refuse: refuse it too, and stay up
+            self._error(400, "invalid_request_error",
+                        f"The request does not have the API's shape "
+                        f"({type(err).__name__}: {err}).")
 
 
 def known_models() -> set[str]:
@@ -444,22 +465,51 @@ def serve(port: int = 8765) -> None:
         print("Fake Anthropic and OpenAI APIs are running. In another shell:")
         for name, value in server.env().items():
             print(f"  export {name}={value}")
-        print("Press Ctrl+C to stop.")
-        try:
-            while True:
-                time.sleep(3600)
-        except KeyboardInterrupt:
-            print("Stopped.")
+        print("Press Ctrl+C to stop.", flush=True)
+        while True:
+            time.sleep(3600)
 
 
-def main(argv=None) -> None:
-    args = sys.argv[1:] if argv is None else list(argv)
-    if "--serve" in args:
-        serve(int(args[args.index("--port") + 1]) if "--port" in args
-              else 8765)
-    else:
+def port_number(text: str) -> int:
+    """An argparse type: a TCP port, 1 to 65535."""
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") \
+            from None
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"a port is 1 to 65535, got {port}")
+    return port
+
+
+def build_parser() -> OneLineParser:
+    parser = OneLineParser(
+        prog="python -m genai.llm_api.fake_server",
+        description="A local stand-in for the Anthropic and OpenAI APIs. "
+        "With no option, a short demo with both SDKs.")
+    parser.add_argument("--serve", action="store_true",
+                        help="keep running, and print the variables to set")
+    parser.add_argument("--port", type=port_number, default=8765,
+                        help="with --serve (default: 8765)")
+    return parser
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    if not args.serve:
         demo()
+        return 0
+    with stoppable():
+        try:
+            serve(args.port)
+        except OSError as error:    # the port is taken, or not ours to use
+            print(f"fake_server: error: cannot listen on 127.0.0.1:"
+                  f"{args.port} ({error.strerror or error})", file=sys.stderr)
+            return 2
+        except KeyboardInterrupt:
+            return stopped()
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
