@@ -44,7 +44,14 @@ def to_mathml(latex: str, display: bool) -> str:
             f"use \\begin{{array}}{{rl}} ... \\end{{array}} instead, in formula: {latex!r}"
         )
     # Keep the source for screen readers, copy-paste and search.
-    return mathml.replace("<math ", f'<math alttext="{html.escape(latex, quote=True)}" ', 1)
+    # for screen readers: the LaTeX as alttext, and as an annotation beside
+    # the presentation MathML (a reader that speaks MathML keeps doing so)
+    source = html.escape(latex, quote=True)
+    head, _, rest = mathml.partition(">")
+    body, _, _ = rest.rpartition("</math>")
+    return (f'{head.replace("<math ", f"<math alttext={chr(34)}{source}{chr(34)} ", 1)}>'
+            f'<semantics><mrow>{body}</mrow><annotation encoding="application/x-tex">{source}</annotation>'
+            f'</semantics></math>')
 
 
 def render_math(content: str) -> str:

@@ -13,6 +13,13 @@ and renders them. This hook adds
   (and may load other scripts) from a CDN; the course makes no request to
   another host, so those script tags are removed. Math in notebooks belongs in
   the pages, where hooks/mathml.py renders it.
+* keyboard access to what scrolls: nbconvert's code cells and text outputs
+  scroll sideways when lines are long, and a region that scrolls must be
+  reachable with the keyboard (axe-core: scrollable-region-focusable), so
+  they get tabindex="0" and a name;
+* alt text for plots: nbconvert gives every image "No description has been
+  provided"; a code cell whose first line is ``# alt: <what the plot shows>``
+  gives its images that text instead;
 * one stylesheet for all notebook pages: nbconvert writes its 0.6 MB of CSS
   into every notebook page; the hook moves it to ``assets/notebook-<hash>.css``
   and links it, so a notebook page weighs its outputs, and the browser
@@ -22,6 +29,7 @@ and renders them. This hook adds
 from __future__ import annotations
 
 import hashlib
+import html as html_module
 import re
 from pathlib import Path
 
@@ -113,7 +121,37 @@ def shared_stylesheet(html: str, page_url: str, site_dir: str) -> str:
     return _STYLE.sub(replace, html)
 
 
+_SCROLLS = re.compile(r'<div class="(?P<cls>highlight-ipynb[^"]*|[^"]*\bjp-OutputArea-output\b[^"]*)"')
+
+
+def focusable_scrollers(html: str) -> str:
+    """tabindex="0" and a name on the code cells and the outputs, which
+    scroll sideways when their lines are long."""
+    def add(match: re.Match) -> str:
+        name = "Code" if match["cls"].startswith("highlight-ipynb") else "Output"
+        return f'{match.group(0)} tabindex="0" role="group" aria-label="{name}"'
+
+    return _SCROLLS.sub(add, html)
+
+
+_NO_ALT = 'alt="No description has been provided for this image"'
+_ALT_COMMENT = re.compile(r"# alt: ([^<\n]+)")
+
+
+def plot_descriptions(html: str) -> str:
+    """Each cell's images get the text of its '# alt: ...' comment."""
+    cells = re.split(r'(?=<div class="jp-Cell )', html)
+    for i, cell in enumerate(cells):
+        found = _ALT_COMMENT.search(cell)
+        if found and _NO_ALT in cell:
+            alt = html_module.escape(html_module.unescape(found.group(1).strip()), quote=True)
+            cells[i] = cell.replace(_NO_ALT, f'alt="{alt}"')
+    return "".join(cells)
+
+
 def on_post_page(output, page, config):
     if is_notebook(page.file.src_uri):
         output = shared_stylesheet(output, page.url, config["site_dir"])
+        output = focusable_scrollers(output)
+        output = plot_descriptions(output)
     return output

@@ -59,6 +59,9 @@ def pytest_collection_modifyitems(session, config, items):
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    if getattr(config, "course_axe_report", None):
+        terminalreporter.write_sep("=", "accessibility (axe-core)")
+        terminalreporter.write_line(config.course_axe_report)
     if config.course_guard_report:
         terminalreporter.write_sep("=", "code samples shown on the site")
         terminalreporter.write_line(config.course_guard_report)

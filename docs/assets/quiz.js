@@ -115,6 +115,15 @@
     return { answered: answered, correct: correct, total: quiz.total || 0 };
   }
 
+  function spokenText(node) {
+    // the text of node, with each MathML formula replaced by its alttext
+    var copy = node.cloneNode(true);
+    copy.querySelectorAll("math").forEach(function (math) {
+      math.replaceWith(document.createTextNode(math.getAttribute("alttext") || math.textContent));
+    });
+    return copy.textContent.replace(/\s+/g, " ").trim();
+  }
+
   /* A question's id: a hash of its text, so that adding a question does
    * not mix up the stored answers of the others. */
   function hashText(text) {
@@ -186,6 +195,9 @@
       var text = el("span", { "class": "quiz-choice__text" });
       while (li.firstChild) text.appendChild(li.firstChild);
       label.append(input, text);
+      // An answer that is only a formula has no text a screen reader can
+      // name the button by: name it with the formula's source (alttext).
+      input.setAttribute("aria-label", spokenText(text));
       fieldset.appendChild(label);
       input.correct = li.classList.contains("correct");
       return input;

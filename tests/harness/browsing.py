@@ -6,9 +6,12 @@ tests/harness/conftest.py.
 
 from __future__ import annotations
 
+import collections
+import functools
 import http.server
 import os
 import shutil
+import threading
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -76,3 +79,34 @@ def site_pages(built_site: Path) -> list[str]:
 class QuietHandler(http.server.SimpleHTTPRequestHandler):
     def log_message(self, *args):
         pass
+
+
+def axe_scan(site: str, pages: list[str], scheme: str, width: str) -> dict:
+    """axe on every page in one Chromium (a worker process): the serious and
+    critical violations, and counts of the rest."""
+    from axe_playwright_python.sync_playwright import Axe
+    from playwright.sync_api import sync_playwright
+
+    handler = functools.partial(QuietHandler, directory=site)
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    axe, failing, counts = Axe(), [], collections.Counter()
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        page = browser.new_context(color_scheme=scheme, viewport=VIEWPORTS[width]).new_page()
+        for path in pages:
+            page.goto(f"{url}/{path}", wait_until="load")
+            for violation in axe.run(page).response["violations"]:
+                counts[(violation["impact"], violation["id"])] += len(violation["nodes"])
+                if violation["impact"] in ("serious", "critical"):
+                    node = violation["nodes"][0]
+                    failing.append(f"{scheme}, {width}, /{path}: {violation['id']} "
+                                   f"({violation['impact']}) on {len(violation['nodes'])} "
+                                   f"element(s), e.g. {node['target']}: "
+                                   f"{node.get('failureSummary', '').splitlines()[-1].strip()}")
+        browser.close()
+    server.shutdown()
+    return {"failing": failing, "counts": counts}

@@ -67,6 +67,7 @@ def show(ax, points, title, real=None):
 # steps of the schedule, nothing of the moons is left.
 
 # %%
+# alt: Four scatter plots of the two moons at noise steps t = 0, 10, 30 and 100: the two crescents blur into one round Gaussian cloud
 data = moons(1000, seed=0)
 held_out = moons(1000, seed=1).cpu()
 config = MOONS
@@ -91,6 +92,7 @@ plt.show()
 # over 100 steps.
 
 # %%
+# alt: The training loss, the noise-prediction error, falling fast in the first few hundred steps and then slowly over 3,000 steps
 print(f"trained {len(run.losses)} steps in {run.seconds:.1f} s of CPU time")
 smooth = torch.tensor(run.losses).unfold(0, 100, 100).mean(dim=1)
 fig, ax = plt.subplots(figsize=(7, 3.3))
@@ -107,6 +109,7 @@ plt.show()
 # steps. The snapshots show the same points on the way.
 
 # %%
+# alt: Six scatter plots of the same 1,000 points walking back from t = 100 to t = 0: a round cloud of noise that gathers into the two moons, drawn over the real moons in grey
 steps_to_show = (100, 50, 20, 10, 5, 0)
 samples, snapshots = ddpm_sample(run.model, schedule, 1000,
                                  snapshot_at=steps_to_show)
@@ -124,6 +127,7 @@ plt.show()
 # give the scale.
 
 # %%
+# alt: Three scatter plots of generated points over the real moons: DDPM with 100 steps, DDIM with 20 and with 5 steps, each with its Chamfer distance; the 5-step samples are the least tidy
 noise = torch.randn(1000, 2, generator=torch.Generator().manual_seed(0))
 second = moons(1000, seed=2)
 print(f"second real sample: {chamfer_distance(second, held_out):.3f}")

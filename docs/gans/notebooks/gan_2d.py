@@ -51,6 +51,7 @@ torch.set_num_threads(1)
 # standard deviation of 0.05. The crosses mark the cluster centres.
 
 # %%
+# alt: The real data: 2,000 grey points in eight round clusters on a ring, with a cross at the centre of each cluster
 data = ring_of_gaussians(2000, seed=0)
 real = data.cpu()
 
@@ -83,6 +84,7 @@ print(f"trained {len(run.g_losses)} steps in {run.seconds:.1f} s of CPU time")
 # measures of the chapter.
 
 # %%
+# alt: Six scatter plots of generated points (green) over the real ring (grey) at six moments of training, each titled with the modes covered and the share of good samples: the green points spread from a blob to the eight clusters
 fig, axes = plt.subplots(2, 3, figsize=(9, 6.4), layout="constrained")
 for ax, step in zip(axes.flat, steps_to_show):
     fake = run.snapshots[step]
@@ -100,6 +102,7 @@ plt.show()
 # near the values of a balanced game (dotted lines).
 
 # %%
+# alt: The discriminator's and the generator's losses over training, averaged over 50 steps, settling near the dotted lines of a balanced game
 window = 50
 d_smooth = torch.tensor(run.d_losses).unfold(0, window, window).mean(1)
 g_smooth = torch.tensor(run.g_losses).unfold(0, window, window).mean(1)
@@ -119,6 +122,7 @@ plt.show()
 # The discriminator's probability of "real" over the plane, after training.
 
 # %%
+# alt: The discriminator's probability of real over the plane, from blue (fake) to red (real), with generated points in yellow sitting in the regions it rates as real
 axis = torch.linspace(-3, 3, 150)
 g1, g2 = torch.meshgrid(axis, axis, indexing="xy")
 grid = torch.stack([g1.flatten(), g2.flatten()], dim=1).to(device)

@@ -46,6 +46,7 @@ print(f"Running on: {device}")
 # same two moons. Try a larger `noise`, or fewer points.
 
 # %%
+# alt: The training points: two interleaved half-moons, class 0 in blue and class 1 in red
 x_train, y_train, x_test, y_test = moons_train_test(
     seed=0, n_samples=400, noise=0.15, device=device)
 
@@ -65,6 +66,7 @@ plt.show()
 # The black line is where it is unsure (probability one half).
 
 # %%
+# alt: The classifier's probability of class 1 over the plane, blue to red, with its decision boundary as a black line between the two moons
 classifier = train_classifier(x_train, y_train)
 print(f"training accuracy {accuracy(classifier, x_train, y_train):.3f}")
 print(f"held-out accuracy {accuracy(classifier, x_test, y_test):.3f}")
@@ -93,6 +95,7 @@ plt.show()
 # pages. Try `seed=1`: the digits change a little.
 
 # %%
+# alt: The mean log-likelihood after each EM iteration, rising quickly and then levelling off
 gmm, history = fit_gmm(x_train, n_components=8)
 print(f"EM iterations: {len(history)}")
 train_ll = log_likelihood(x_train, gmm).mean()
@@ -112,6 +115,7 @@ plt.show()
 # mark the component centres.
 
 # %%
+# alt: The mixture's log-density as purple shading over the two moons, with the training points in grey, new samples in green and the eight centres as black crosses
 new_points, component = sample(gmm, 400)
 log_px = log_likelihood(grid, gmm).reshape(g1.shape).cpu()
 
@@ -137,6 +141,7 @@ plt.show()
 # as well as the best.
 
 # %%
+# alt: Mean log-likelihood against the number of components K: the training score keeps rising while the held-out score peaks and then falls
 ks = [1, 2, 3, 4, 6, 8, 10, 12, 16, 20]
 train_scores, test_scores = [], []
 for k in ks:

@@ -1,0 +1,116 @@
+"""Every reader, every page: axe-core finds no serious or critical violation
+on any page of the built site, in the light and the dark scheme, at desktop
+and phone width; figures say what they show; the diffusion slider works
+from the keyboard; formulas carry their source for screen readers.
+
+axe-core comes from the pinned axe-playwright-python package (its
+axe.min.js, offline). The four scans (two schemes, two widths) run in two
+processes at once, each with its own Chromium. Moderate and minor findings
+are counted and printed at the end of the run, not failed.
+"""
+
+from __future__ import annotations
+
+import collections
+import concurrent.futures
+import multiprocessing
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+from harness.browsing import VIEWPORTS, Visit, axe_scan, require_browser, site_pages
+
+FAILING = ("serious", "critical")
+
+
+@pytest.fixture(scope="module")
+def axe_results(built_site):
+    require_browser()
+    pages = site_pages(built_site)
+    runs = [(scheme, width) for scheme in ("light", "dark") for width in VIEWPORTS]
+    context = multiprocessing.get_context("spawn")
+    with concurrent.futures.ProcessPoolExecutor(2, mp_context=context) as pool:
+        futures = {run: pool.submit(axe_scan, str(built_site), pages, *run) for run in runs}
+        return len(pages), {run: future.result() for run, future in futures.items()}
+
+
+def test_no_serious_or_critical_accessibility_violation(axe_results, pytestconfig):
+    pages, results = axe_results
+    failing = [line for result in results.values() for line in result["failing"]]
+    totals = collections.Counter()
+    for result in results.values():
+        totals.update(result["counts"])
+    lines = [f"axe-core {axe_version()}: {pages} pages x light/dark x desktop/phone: "
+             f"{sum(n for (impact, _), n in totals.items() if impact in FAILING)} serious or "
+             f"critical findings"]
+    for (impact, rule), count in sorted(totals.items()):
+        lines.append(f"  {impact:8s} {rule}: {count} elements in all")
+    pytestconfig.course_axe_report = "\n".join(lines)
+    assert pages > 40
+    assert not failing, "\n".join(failing[:20])
+
+
+def axe_version() -> str:
+    import axe_playwright_python
+
+    script = (Path(axe_playwright_python.__file__).parent / "axe.min.js").read_text()[:200]
+    found = re.search(r"axe v([\d.]+)", script)
+    return found.group(1) if found else "?"
+
+
+class _Images(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.images = []
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "img":
+            self.images.append(dict(attrs))
+
+
+def test_every_image_says_what_it_shows(built_site):
+    """alt text on every <img>: not empty, not a file name, not nbconvert's
+    placeholder (a notebook cell gives its plot one with '# alt: ...')."""
+    checked = 0
+    for html in sorted(built_site.rglob("*.html")):
+        parser = _Images()
+        parser.feed(html.read_text(encoding="utf-8"))
+        for image in parser.images:
+            alt = (image.get("alt") or "").strip()
+            where = f"{html.relative_to(built_site)}: {image.get('src', '')[:60]}"
+            assert alt, f"{where} has no alt text"
+            assert not re.fullmatch(r"[\w.-]+\.(png|jpe?g|svg|gif)", alt), f"{where}: alt is a file name"
+            assert "No description has been provided" not in alt, f"{where}: nbconvert's placeholder"
+            checked += 1
+    assert checked > 20
+
+
+def test_every_formula_carries_its_source_for_screen_readers(built_site):
+    formulas = 0
+    for html in sorted(built_site.rglob("*.html")):
+        for math in re.findall(r"<math\b.*?</math>", html.read_text(encoding="utf-8"), re.S):
+            formulas += 1
+            assert 'alttext="' in math, math[:120]
+            assert '<annotation encoding="application/x-tex">' in math, math[:120]
+    assert formulas > 50
+
+
+def test_the_diffusion_slider_works_from_the_keyboard(browser, site_url):
+    with Visit(browser, site_url, "diffusion/forward/") as visit:
+        page = visit.page
+        slider = page.get_by_role("slider", name="Diffusion step t")
+        slider.wait_for()
+        for _ in range(300):                    # Tab through the page to it
+            page.keyboard.press("Tab")
+            if slider.evaluate("e => e === document.activeElement"):
+                break
+        else:
+            pytest.fail("the slider cannot be reached with the Tab key")
+        before = slider.get_attribute("aria-valuetext")
+        page.keyboard.press("ArrowRight")
+        after = slider.get_attribute("aria-valuetext")
+        assert before and after and before != after
+        assert slider.input_value() == "1"
+        assert re.fullmatch(r"step 1, alpha bar 0\.\d+", after), after
