@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "tests"))
+from harness.recorded import ApiBlocks  # noqa: E402  (tests/harness/recorded.py)
 from harness.tolerance import TolerancePlugin  # noqa: E402  (tests/harness/tolerance.py)
 from support import start_fake_llm_api  # noqa: E402  (tests/support.py)
 
@@ -39,6 +40,9 @@ def pytest_configure(config):
         )
     # page blocks whose numbers depend on float rounding: checked within a tolerance
     config.pluginmanager.register(TolerancePlugin(), "course-tolerance")
+    # page blocks that talk to a fake LLM API: their outputs are recordings
+    config.course_api_blocks = ApiBlocks()
+    config.pluginmanager.register(config.course_api_blocks, "course-api-blocks")
     _start_fake_llm_api(config)
 
 

@@ -4,7 +4,8 @@
   modes covered (out of 8), share of high-quality samples, training seconds
   (CPU time of the training loop, one thread). The bar: 8/8 modes and at
   least 90% high-quality samples within 30 s.
-* The collapse configuration, and the same with the WGAN-GP loss.
+* The collapse configuration, and the same with the WGAN-GP loss, with the
+  course's penalty weight (lambda = 1) and with 0.1 and the paper's 10.
 
     python benchmarks/gan_quality.py
 """
@@ -31,4 +32,7 @@ if __name__ == "__main__":
     data = ring_of_gaussians(2000, seed=0)
     measure("default (non-saturating loss)", RING, data)
     measure("collapse (discriminator learns 10x slower)", COLLAPSE, data)
-    measure("collapse configuration with WGAN-GP", COLLAPSE_WGAN, data)
+    measure("collapse configuration with WGAN-GP, lambda = 1", COLLAPSE_WGAN, data)
+    for weight in (0.1, 10.0):
+        measure(f"the same with lambda = {weight:g}",
+                dataclasses.replace(COLLAPSE_WGAN, gp_weight=weight), data)

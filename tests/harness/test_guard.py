@@ -227,3 +227,26 @@ def test_pragma_no_cover_does_not_hide_a_shown_line(tmp_path, monkeypatch):
     cov.save()
     # The body of unused() never ran; its `pragma: no cover` would have hidden it.
     assert coverage_missing_lines(tmp_path / ".coverage")(module) == {6}
+
+
+def test_outputs_from_recorded_replies_are_labelled(pytestconfig):
+    """Exactly the outputs of page blocks that talked to a fake LLM API server
+    are labelled ```{.text .recorded}: the reader knows a recording answered."""
+    from harness.recorded import is_labelled, output_fences
+
+    api_blocks = pytestconfig.course_api_blocks
+    ran = pytestconfig.course_passed_blocks
+    if not ran:
+        pytest.skip("run with the pages: pytest docs tests/harness/test_guard.py")
+    assert api_blocks, "no page block reached a fake API server: is the plugin registered?"
+    problems = []
+    for page in sorted((ROOT / "docs").rglob("*.md")):
+        for line, info in output_fences(page).items():
+            key = (page.resolve(), line)
+            if key not in ran:
+                continue
+            if (key in api_blocks) != is_labelled(info):
+                what = "shows a recorded reply without the label" if key in api_blocks \
+                    else "is labelled recorded but reached no fake server"
+                problems.append(f"{page.relative_to(ROOT / 'docs')}:{line}: {what} ({info!r})")
+    assert not problems, "\n".join(problems)

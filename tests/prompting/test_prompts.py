@@ -55,8 +55,8 @@ def test_ask_sends_the_prompt_and_the_system_prompt_only_when_given():
 
 def test_ask_reaches_the_local_server_through_the_real_sdk():
     """The session's fake server (root conftest) answers a recorded prompt."""
-    assert ask("Translate to French. Example: 'Hello' → 'Bonjour'. "
-               "Now translate: 'Good morning'") == "'Bonjour'"
+    assert ask("Translate to French. Examples: 'Hello' → 'Bonjour'; "
+               "'Thank you' → 'Merci'. Now translate: 'Good night'") == "'Bonne nuit'"
 
 
 # ---------------------------------------------------------------------------

@@ -92,7 +92,8 @@ MOONS_STD = torch.tensor([0.872, 0.505])
 def time_embedding(t: torch.Tensor, dim: int) -> torch.Tensor:
     """Sinusoidal embedding of steps t (N,) -> (N, dim), as in transformers."""
     half = dim // 2
-    # frequencies from 1 down to 1/10,000, evenly spaced on a log scale
+    # frequencies from 1 down to 10,000**(-(half - 1) / half), evenly
+    # spaced on a log scale (for dim = 32, about 1/5,600)
     freqs = torch.exp(-math.log(10_000) * torch.arange(half) / half)
     angles = t.float()[:, None] * freqs.to(t.device)[None]    # (N, half)
     return torch.cat([torch.sin(angles), torch.cos(angles)], dim=1)

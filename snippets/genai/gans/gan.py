@@ -67,7 +67,7 @@ class GANConfig:
     batch_size: int = 256
     steps: int = 3000
     d_steps: int = 1                # discriminator updates per G update
-    gp_weight: float = 0.1          # gradient penalty (wgan-gp only)
+    gp_weight: float = 1.0          # gradient penalty weight lambda (wgan-gp)
     lr_decay: bool = True           # learning rates fall linearly to 0
     seed: int = 0
 

@@ -43,7 +43,13 @@ class FakeLLMServer:
     >>> with FakeLLMServer() as server:
     ...     client = anthropic.Anthropic(base_url=server.anthropic_url,
     ...                                  api_key=server.api_key)
+
+    FakeLLMServer.served counts the requests that every fake server of this
+    process has answered (the tests use it to find the pages' outputs that
+    come from recordings).
     """
+
+    served = 0
 
     def __init__(self, api_key: str = FAKE_API_KEY,
                  replies: Path | list[dict] = REPLIES_DIR,
@@ -267,6 +273,7 @@ class _Handler(AnthropicAPI, OpenAIAPI, BaseHTTPRequestHandler):
 
     def _log(self, status: int) -> None:
         with self.fake._lock:
+            FakeLLMServer.served += 1
             self.fake.requests.append({
                 "api": self._api(), "method": self.command,
                 "path": self.path, "status": status,
