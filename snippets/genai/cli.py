@@ -102,6 +102,18 @@ def stopped(message: str = "Stopped.") -> int:
     return 130
 
 
+def app_main(argv, demo, run, build_parser) -> int:
+    """An app's main(): no arguments run its demo, others are parsed and
+    run; Ctrl-C or SIGTERM anywhere stops it with one line and code 130
+    (the app's own clean-ups run first: see stoppable)."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    with stoppable():
+        try:
+            return demo() if not argv else run(build_parser().parse_args(argv))
+        except KeyboardInterrupt:
+            return stopped()
+
+
 if __name__ == "__main__":
     import io
 

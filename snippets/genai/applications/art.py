@@ -22,7 +22,7 @@ from pathlib import Path
 import torch
 
 from genai import store
-from genai.cli import OneLineParser, finite, seed, stoppable, stopped
+from genai.cli import OneLineParser, app_main, finite, seed
 from genai.diffusion.ddpm import (DIGITS, GUIDANCE, DiffusionRun, ddim_sample,
                                   train_diffusion)
 from genai.diffusion.digits import load_digits_data
@@ -192,12 +192,7 @@ def demo():
 
 
 def main(argv=None):
-    argv = sys.argv[1:] if argv is None else list(argv)
-    with stoppable():
-        try:
-            return demo() if not argv else run(build_parser().parse_args(argv))
-        except KeyboardInterrupt:
-            return stopped()
+    return app_main(argv, demo, run, build_parser)
 
 
 def run(args) -> int:

@@ -28,7 +28,7 @@ from pathlib import Path
 import anthropic
 
 from genai.applications import sandbox
-from genai.cli import OneLineParser, finite, stoppable, stopped
+from genai.cli import OneLineParser, app_main, finite
 from genai.llm_api.calls import (ANTHROPIC_MODEL, MissingAPIKeyError,
                                  check_api_key)
 
@@ -288,12 +288,8 @@ def check_out(path: str) -> None:
 
 
 def main(argv=None):
-    argv = sys.argv[1:] if argv is None else list(argv)
-    with stoppable():       # SIGTERM, like Ctrl-C, stops the sandbox first
-        try:
-            return demo() if not argv else run(build_parser().parse_args(argv))
-        except KeyboardInterrupt:
-            return stopped()
+    # SIGTERM, like Ctrl-C, stops the sandbox first (genai.cli.app_main)
+    return app_main(argv, demo, run, build_parser)
 
 
 def run(args) -> int:

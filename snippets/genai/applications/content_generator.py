@@ -23,7 +23,7 @@ from pathlib import Path
 
 import anthropic
 
-from genai.cli import OneLineParser, stoppable, stopped
+from genai.cli import OneLineParser, app_main
 from genai.llm_api.calls import (ANTHROPIC_MODEL, MissingAPIKeyError,
                                  check_api_key)
 from genai.prompting.prompts import PromptError, delimit
@@ -270,12 +270,8 @@ def demo():
 
 
 def main(argv=None):
-    argv = sys.argv[1:] if argv is None else list(argv)
-    with stoppable():      # SIGTERM, like Ctrl-C: files written are kept
-        try:
-            return demo() if not argv else run(build_parser().parse_args(argv))
-        except KeyboardInterrupt:
-            return stopped()
+    # SIGTERM, like Ctrl-C: the files written so far are kept
+    return app_main(argv, demo, run, build_parser)
 
 
 def run(args) -> int:
