@@ -112,7 +112,7 @@ def test_a_broken_model_file_is_a_clear_error(tmp_path, content, message):
 
 
 def test_an_unknown_name_lists_the_models():
-    with pytest.raises(store.StoreError, match="the store has digits, facts, icl, stories"):
+    with pytest.raises(store.StoreError, match="the store has buildup, digits, facts, icl, stories"):
         store.load("poems")
 
 

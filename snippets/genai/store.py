@@ -69,6 +69,7 @@ RECIPES = {
     "stories": "genai.llm.pretrained:STORIES",
     "icl": "genai.llm.in_context:RECIPE",
     "digits": "genai.diffusion.digits:RECIPE",
+    "buildup": "genai.llm.buildup:RECIPE",
 }
 
 

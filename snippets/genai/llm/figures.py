@@ -199,6 +199,29 @@ def plot_icl_attention(path: pathlib.Path) -> None:
     save_figure(fig, path)
 
 
+@course_style
+def plot_buildup(path: pathlib.Path) -> None:
+    """Validation loss of each stage of the build-up, from the reference."""
+    from genai.llm.buildup import stages
+
+    trained = stages()
+    names = list(trained["losses"])
+    losses = [trained["losses"][name] for name in names]
+    ln_v = math.log(trained["tokenizer"].vocab_size)
+    fig = Figure(figsize=(7, 4), layout="constrained")
+    ax = fig.subplots()
+    bars = ax.bar(range(len(names)), losses, color="#4477AA")
+    ax.bar_label(bars, fmt="%.2f", padding=2)
+    ax.axhline(ln_v, linestyle="--", color="0.4", label=f"ln V = {ln_v:.2f}")
+    ax.axhline(losses[0], linestyle=":", color="#CC6677",
+               label=f"bigram {losses[0]:.2f}")
+    ax.set_xticks(range(len(names)), names, rotation=30, ha="right")
+    ax.set_ylabel("validation loss")
+    ax.set_ylim(0, ln_v * 1.1)
+    ax.legend(loc="upper right")
+    save_figure(fig, path)
+
+
 if __name__ == "__main__":
     from genai.drawing import figures_main
 
