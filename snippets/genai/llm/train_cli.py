@@ -118,7 +118,7 @@ def main(argv=None) -> int:
                   f"{complete(run.model, run.tokenizer, args.sample)!r}")
     except (ValueError, OSError, CheckpointError) as error:
         message = "; ".join(line.strip() for line in str(error).splitlines())
-        print(f"gpt_train: error: {message}", file=sys.stderr)
+        print(f"python -m genai.llm.train: error: {message}", file=sys.stderr)
         return 2
     return 0
 
