@@ -124,3 +124,26 @@ def test_no_page_weighs_over_a_megabyte(built_site):
         page = (built_site / notebook.parent.relative_to(DOCS) / notebook.stem / "index.html").read_text()
         linked = re.findall(r'href="((?:\.\./)+assets/notebook-\w+\.css)"', page)
         assert len(linked) == 1 and "<style" not in page
+
+
+def test_every_navigation_landmark_is_named_by_text(built_site):
+    """A sub-navigation named by an icon-only label has no name (axe-core's
+    landmark-unique): hooks/landmarks.py names it by its section's title."""
+    unnamed = []
+    for path in html_pages(built_site):
+        page = path.read_text(encoding="utf-8")
+        for target in re.findall(r'<nav [^>]*aria-labelledby="([^"]+)"', page):
+            label = re.search(rf'<label [^>]*id="{re.escape(target)}"[^>]*>(.*?)</label>', page, re.S)
+            if not label or not re.sub(r"<[^>]+>", "", label.group(1)).strip():
+                unnamed.append(f"{path.relative_to(built_site)}: {target}")
+    assert not unnamed, unnamed[:5]
+
+
+def test_the_landmarks_hook_points_each_nav_at_its_title():
+    hook = load_hook("landmarks")
+    html = ('<nav class="md-nav" data-md-level="1" aria-labelledby="__nav_5_label" '
+            'aria-expanded="true">\n  <label class="md-nav__title" for="__nav_5">\n'
+            '    <span class="md-nav__icon md-icon"></span> Transformers and LLMs</label>')
+    out = hook.name_navigation(html)
+    assert 'aria-labelledby="__nav_5_title"' in out
+    assert '<label class="md-nav__title" for="__nav_5" id="__nav_5_title">' in out
