@@ -1,6 +1,7 @@
 """How long every code sample on the site takes on this machine.
 
-    python benchmarks/sample_times.py
+    python benchmarks/sample_times.py                  # everything
+    python benchmarks/sample_times.py llm/build.md     # one page's blocks
 
 Prints the wall-clock time of each snippet run as a script, each inline code
 block of each page, and each notebook, next to the course's budgets (a few
@@ -42,6 +43,10 @@ def main() -> None:
     sys.path.insert(0, str(ROOT / "tests"))
     from support import snippet_modules, start_fake_llm_api
 
+    pages = sys.argv[1:]  # pages under docs/: only their inline blocks
+    missing = [page for page in pages if not (ROOT / "docs" / page).is_file()]
+    if missing:
+        sys.exit(f"sample_times: no page docs/{missing[0]}")
     start_fake_llm_api()  # LLM API samples reach a local fake server, as in the tests
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, device {os.environ['COURSE_DEVICE']}\n")
     totals = {}
@@ -52,7 +57,7 @@ def main() -> None:
     startup = time.perf_counter() - start
     print(f"start-up of a script (python + import torch): {startup:.2f} s, included in each snippet time\n")
 
-    for module in snippet_modules():
+    for module in [] if pages else snippet_modules():
         command = [sys.executable, "-m", module]
         if module.endswith(".figures"):
             # a chapter's figures module draws its figures during the build: time drawing all
@@ -68,7 +73,7 @@ def main() -> None:
         row(kind, f"{module}{status}", seconds, budget)
         totals["snippets"] = totals.get("snippets", 0) + seconds
 
-    for page in sorted((ROOT / "docs").rglob("*.md")):
+    for page in [ROOT / "docs" / page for page in pages] or sorted((ROOT / "docs").rglob("*.md")):
         for block in extract_from_file(page):
             if block.syntax != "python" or any("skip" in mark for mark in block.marks):
                 continue
@@ -79,7 +84,7 @@ def main() -> None:
             row("inline", f"{page.relative_to(ROOT / 'docs')}:{block.lineno}", seconds, SAMPLE_BUDGET_S)
             totals["inline blocks"] = totals.get("inline blocks", 0) + seconds
 
-    for path in sorted((ROOT / "docs").glob("*/notebooks/*.py")):
+    for path in [] if pages else sorted((ROOT / "docs").glob("*/notebooks/*.py")):
         notebook = jupytext.read(path)
         start = time.perf_counter()
         nbclient.NotebookClient(notebook, timeout=600, kernel_name="python3",

@@ -5,6 +5,11 @@
  * "link" and nothing more. Each gets a name: "Note 1", "Note 2", ...
  * (axe-core: link-name).
  *
+ * Code blocks' copy buttons: Material wraps each block's copy button in a
+ * <nav>, so a page with 30 code blocks has 30 unnamed navigation landmarks
+ * (axe-core: landmark-unique). Each gets a name of its own, after its
+ * block: "Code block 1", "Code block 2", ...
+ *
  * Regions that scroll sideways: on a phone, a wide formula, table, row of
  * content tabs or code cell scrolls, and a keyboard user must be able to
  * reach it to scroll it (axe-core: scrollable-region-focusable). Each one
@@ -25,6 +30,12 @@
     });
   }
 
+  function nameCodeNavs(root) {
+    root.querySelectorAll("nav.md-code__nav").forEach(function (nav, i) {
+      nav.setAttribute("aria-label", "Code block " + (i + 1));
+    });
+  }
+
   var SCROLLERS = ".math-display, .md-typeset__scrollwrap, .tabbed-labels, " +
     ".highlight-ipynb, .jp-OutputArea-output, .md-typeset pre > code";
   var FOCUSABLE = "a[href], button, input, select, textarea, [tabindex]:not([tabindex='-1'])";
@@ -41,6 +52,7 @@
 
   function fix() {
     nameAnnotationLinks(document);
+    nameCodeNavs(document);
     focusableScrollers(document);
   }
 
