@@ -345,8 +345,9 @@ def _build(config, tensors, data, device):
                                for key, value in tensors.items()
                                if key.split(".", 1)[0] == str(i)})
         models[stage.name] = model.eval()
-    return {"tokenizer": tokenizer, "models": models,
-            "losses": data["losses"]}
+    return {"tokenizer": tokenizer, "models": models,     # in STAGES' order
+            "losses": {stage.name: data["losses"][stage.name]
+                       for stage in STAGES}}
 
 
 def _quality(trained) -> dict:
