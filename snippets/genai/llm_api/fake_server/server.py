@@ -62,6 +62,7 @@ class FakeLLMServer:
         self.delay = delay                # seconds before every answer
         self.stream_delay = stream_delay  # seconds between streamed events
         self.requests: list[dict] = []    # api, method, path, status, retry
+        self.received = 0                 # POSTs read, answered or not yet
         self._failures: list[tuple[int, float | None, str | None]] = []
         self._lock = threading.Lock()
         self._httpd: ThreadingHTTPServer | None = None
@@ -377,6 +378,8 @@ class _Handler(AnthropicAPI, OpenAIAPI, BaseHTTPRequestHandler):
         except BadRequest as err:     # the rest of the stream is unknown
             self.body, self.close_connection = None, True
             return self._error(err.status, err.kind, str(err))
+        with self.fake._lock:
+            self.fake.received += 1
         if self.fake.delay:
             time.sleep(self.fake.delay)
         path = self.path.split("?")[0]
