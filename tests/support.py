@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import random
 import shutil
+import signal
 import sys
 import tempfile
 from pathlib import Path
@@ -94,6 +95,15 @@ def start_fake_llm_api():
     server = FakeLLMServer().start()
     os.environ.update(server.env())
     return server
+
+
+def ctrl_c_reaches_it() -> None:
+    """preexec_fn for a child that a test stops with SIGINT. A shell without
+    job control starts background commands with SIGINT ignored, and Python
+    then never raises KeyboardInterrupt: `pytest &` in a script would fail
+    these tests. A terminal's Ctrl-C reaches a program with SIGINT at its
+    default, so the child gets that."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def load_hook(name: str):

@@ -15,7 +15,7 @@ import pytest
 
 from genai.applications.content_generator import ContentError, read_products, write_atomically
 from genai.llm_api.fake_server import FakeLLMServer
-from support import ROOT
+from support import ROOT, ctrl_c_reaches_it
 
 APPS = ["content_generator", "chatbot", "art", "code_assistant"]
 
@@ -101,7 +101,7 @@ def test_content_generator_stops_cleanly(tmp_path, how):
             [sys.executable, "-m", "genai.applications.content_generator", "product",
              "name: a mug", "--out", str(tmp_path / "mug.md")],
             cwd=ROOT, env={**os.environ, **server.env()}, stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE, text=True)
+            stderr=subprocess.PIPE, text=True, preexec_fn=ctrl_c_reaches_it)
         result = stop(process, how, lambda: server.received > 0)   # the request is out
     assert result.returncode == 130 and result.stderr.strip() == "Stopped."
     assert list(tmp_path.iterdir()) == []      # nothing half-written
@@ -113,7 +113,10 @@ def test_art_stops_cleanly(tmp_path, how):
         [sys.executable, "-m", "genai.applications.art", "draw a 7", "--train-steps", "100000",
          "--checkpoint", str(tmp_path / "model.pt"), "--out", str(tmp_path / "seven.png")],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    result = stop(process, how, lambda: "training one" in (process.stdout.readline() or ""))
+        env={**os.environ, "PYTHONUNBUFFERED": "1"}, preexec_fn=ctrl_c_reaches_it)
+    try:
+        result = stop(process, how, lambda: "training one" in (process.stdout.readline() or ""))
+    finally:
+        process.kill()                          # a failed stop leaves nothing running
     assert result.returncode == 130 and result.stderr.strip() == "Stopped."
     assert not (tmp_path / "seven.png").exists()

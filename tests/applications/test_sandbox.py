@@ -25,7 +25,7 @@ import pytest
 from genai.applications.code_assistant import Limits, run_sandboxed
 from genai.applications.sandbox import running
 from genai.llm_api.fake_server import FakeLLMServer
-from support import ROOT
+from support import ROOT, ctrl_c_reaches_it
 
 LINUX = sys.platform.startswith("linux")
 linux_only = pytest.mark.skipif(not LINUX, reason="the launcher's guarantees need Linux (/proc, prctl)")
@@ -51,7 +51,7 @@ def assistant(env, *options) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-m", "genai.applications.code_assistant", TASK, "--max-rounds", "1",
          *options], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        text=True)
+        text=True, preexec_fn=ctrl_c_reaches_it)
 
 
 def wait_for(condition, seconds=30.0):
