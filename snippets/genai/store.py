@@ -70,6 +70,8 @@ RECIPES = {
     "icl": "genai.llm.in_context:RECIPE",
     "digits": "genai.diffusion.digits:RECIPE",
     "buildup": "genai.llm.buildup:RECIPE",
+    "assistant": "genai.llm.instruct:RECIPE",
+    "dpo": "genai.llm.preference:RECIPE",
 }
 
 

@@ -5,11 +5,13 @@ streamed replies and a transcript saved after every message.
     python -m genai.applications.chatbot              # a demo: one question, one reply
     python -m genai.applications.chatbot shop         # chat with the shop's assistant
     python -m genai.applications.chatbot tutor --budget 1500 --transcript tutor.jsonl
+    python -m genai.applications.chatbot --local      # the course's own model
     python -m genai.applications.chatbot --help
 
 It calls the Anthropic API through the SDK (`anthropic.Anthropic()` reads
 ANTHROPIC_API_KEY). Without a key, the demo uses the course's local fake
-server; a chat asks you to set the key.
+server; a chat asks you to set the key. --local chats with the course's
+instruction-tuned GPT instead (genai.llm.instruct): offline, no key.
 """
 
 from __future__ import annotations
@@ -162,6 +164,68 @@ class Chatbot:
 # --8<-- [end:bot]
 
 
+# --8<-- [start:local]
+class LocalChatbot(Chatbot):
+    """The same chat with the course's instruction-tuned GPT, on this
+    machine: no key, no server. The model was tuned on conversations of one
+    question and its context holds 32 tokens, so by default it reads only
+    your last message (memory=0 earlier turns); with memory > 0 it reads
+    that many earlier messages too, as far as they fit (older ones are
+    dropped, and it says so)."""
+
+    def __init__(self, transcript=None, model="dpo", memory=0):
+        if model not in ("dpo", "sft"):
+            raise ChatError(f"unknown local model {model!r}: dpo or sft")
+        from genai.llm.instruct import assistant
+        from genai.llm.preference import preferred
+
+        tuned = preferred() if model == "dpo" else assistant()
+        self.model, self.tokenizer = tuned.model, tuned.tokenizer
+        self.memory = memory
+        self.transcript = Path(transcript) if transcript else None
+        self.messages = []
+        self.record({"event": "start", "model": f"local {model}"})
+
+    def say(self, text, out=None):
+        import warnings
+
+        from genai.llm.instruct import (END, ChatFormatError, fit_context,
+                                        reply_tokens)
+
+        out = sys.stdout if out is None else out
+        text = text.strip()
+        if not text:
+            return None
+        earlier = self.messages[-self.memory:] if self.memory else []
+        asked = earlier + [{"role": "user", "content": text}]
+        with warnings.catch_warnings(record=True) as dropped:
+            warnings.simplefilter("always")
+            try:     # the oldest turns go when the context is full
+                kept = fit_context(asked, self.tokenizer,
+                                   self.model.config.block_size)
+            except ChatFormatError as error:
+                raise ChatError(str(error)) from None
+        for warning in dropped:
+            print(f"(memory: {warning.message})", file=out)
+        self.messages = kept
+        self.record({"role": "user", "content": text})
+        print("bot> ", end="", file=out, flush=True)
+        new, end = [], self.tokenizer.special_tokens[END]
+        for token in reply_tokens(self.model, self.tokenizer, kept):
+            if token == end:
+                break
+            shown = self.tokenizer.decode(new)
+            new.append(token)
+            print(self.tokenizer.decode(new)[len(shown):], end="", file=out,
+                  flush=True)
+        print(file=out)
+        reply = self.tokenizer.decode(new)
+        self.messages.append({"role": "assistant", "content": reply})
+        self.record({"role": "assistant", "content": reply})
+        return reply
+# --8<-- [end:local]
+
+
 # --8<-- [start:loop]
 def chat_loop(bot, read=input, out=None):
     """Read lines until /quit or the end of the input; answer each one."""
@@ -197,6 +261,7 @@ EXAMPLES = """examples:
   python -m genai.applications.chatbot shop
   python -m genai.applications.chatbot tutor --budget 1500 --transcript tutor.jsonl
   printf 'Hi!\\n/quit\\n' | python -m genai.applications.chatbot shop
+  python -m genai.applications.chatbot --local
 
 Commands in a chat: /reset forgets the conversation, /quit ends it (so
 does Ctrl+D). With no arguments it runs a short demo. It needs
@@ -212,7 +277,13 @@ def build_parser():
         "written; old turns are forgotten to fit a token budget; every\n"
         "message is saved to a JSON Lines transcript.",
         epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("persona", help="shop or tutor")
+    parser.add_argument("persona", nargs="?", help="shop or tutor (not "
+                        "with --local)")
+    parser.add_argument("--local", action="store_true", help="chat offline "
+                        "with the course's own instruction-tuned GPT")
+    parser.add_argument("--model", choices=["dpo", "sft"], default="dpo",
+                        help="with --local: after preference tuning (dpo, "
+                        "the default) or before it (sft)")
     parser.add_argument("--budget", type=int, default=2000,
                         help="tokens of memory: system prompt plus kept "
                         "messages, estimated at 4 characters a token "
@@ -258,18 +329,31 @@ def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
     if not argv:
         return demo()
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.local and args.persona:
+        parser.error("--local chats with the course's model, which has no "
+                     "persona: leave out the persona")
+    if not args.local and not args.persona:
+        parser.error("name a persona (shop or tutor), or use --local")
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    transcript = args.transcript or f"chat-{args.persona}-{stamp}.jsonl"
+    name = "local" if args.local else args.persona
+    transcript = args.transcript or f"chat-{name}-{stamp}.jsonl"
     try:
-        if args.persona not in PERSONAS:  # before the key: a clearer error
+        if args.local:
+            bot = LocalChatbot(transcript, args.model)
+            print(f"Chatting offline with the course's {args.model} model. "
+                  f"It knows 60 capitals and answers each question on its "
+                  f"own; transcript: {transcript}")
+        elif args.persona not in PERSONAS:  # before the key: a clearer error
             raise ChatError(f"unknown persona {args.persona!r}; choose one "
                             f"of {', '.join(PERSONAS)}")
-        trim_history([], args.budget)
-        check_api_key()
-        bot = Chatbot(args.persona, args.budget, transcript)
-        print(f"Chatting with the {args.persona} bot; transcript: "
-              f"{transcript}")
+        else:
+            trim_history([], args.budget)
+            check_api_key()
+            bot = Chatbot(args.persona, args.budget, transcript)
+            print(f"Chatting with the {args.persona} bot; transcript: "
+                  f"{transcript}")
         with stoppable():      # SIGTERM, like Ctrl-C, keeps the transcript
             chat_loop(bot, read=checked(input if sys.stdin.isatty() else echo))
     except UnicodeError:

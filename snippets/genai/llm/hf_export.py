@@ -25,6 +25,7 @@ from genai.llm.tokenizer import BPETokenizer, CharTokenizer, bytes_to_unicode
 
 HUB_MODEL = "openai-community/gpt2"   # GPT-2 small: 124M parameters, 550 MB
 EOT = "<|endoftext|>"
+CHAT_END = "<|end|>"      # genai.llm.instruct.END: a chat turn ends
 
 
 class HFExportError(ValueError):
@@ -65,7 +66,7 @@ def hf_state_dict(model: GPT) -> dict[str, torch.Tensor]:
 # --8<-- [end:weights]
 
 
-def hf_model(model: GPT, eot_id: int):
+def hf_model(model: GPT, eot_id: int, end_id: int | None = None):
     """A GPT2LMHeadModel holding model's weights."""
     from transformers import GPT2LMHeadModel
 
@@ -81,6 +82,8 @@ def hf_model(model: GPT, eot_id: int):
             hf.get_parameter(name).zero_()
     hf.tie_weights()
     hf.generation_config.pad_token_id = eot_id   # GPT-2 has no padding
+    if end_id is not None:    # a chat model's turn ends with <|end|>
+        hf.generation_config.eos_token_id = end_id
     return hf.eval()
 
 
@@ -108,10 +111,29 @@ def hf_tokenizer(tokenizer: BPETokenizer, block_size: int = 1024):
     bpe.add_special_tokens([AddedToken(s, special=True, normalized=False)
                             for s in tokenizer.special_tokens])
     eot = EOT if EOT in tokenizer.special_tokens else None
-    return PreTrainedTokenizerFast(
+    hf = PreTrainedTokenizerFast(
         tokenizer_object=bpe, bos_token=eot, eos_token=eot,
         unk_token=eot, pad_token=eot, model_max_length=block_size)
+    if CHAT_END in tokenizer.special_tokens:   # an instruction-tuned model
+        hf.chat_template, hf.eos_token = CHAT_TEMPLATE, CHAT_END
+    return hf
 # --8<-- [end:tokenizer]
+
+
+# --8<-- [start:template]
+# genai.llm.instruct.chat_text as a Jinja template, for
+# tokenizer.apply_chat_template and pipeline("text-generation")
+CHAT_TEMPLATE = (
+    "{% for message in messages %}"
+    "{% if message['role'] not in ['system', 'user', 'assistant'] %}"
+    "{{ raise_exception('unknown role: ' + message['role']) }}{% endif %}"
+    "{% if message['role'] == 'system' and not loop.first %}"
+    "{{ raise_exception('a system message can only come first') }}"
+    "{% endif %}"
+    "{{ '<|' + message['role'] + '|>' + message['content'] + '<|end|>' }}"
+    "{% endfor %}"
+    "{% if add_generation_prompt %}{{ '<|assistant|>' }}{% endif %}")
+# --8<-- [end:template]
 
 
 # --8<-- [start:export]
@@ -127,7 +149,8 @@ def export_hf(model: GPT, tokenizer, folder: str | Path) -> Path:
     partial = folder.with_name(f".{folder.name}.partial-{os.getpid()}")
     shutil.rmtree(partial, ignore_errors=True)
     try:
-        hf_model(model, eot_id).save_pretrained(partial)  # safetensors
+        end_id = tokenizer.special_tokens.get(CHAT_END)
+        hf_model(model, eot_id, end_id).save_pretrained(partial)
         hf_tokenizer(tokenizer, model.config.block_size).save_pretrained(
             partial)
         _name_gpt2_tokenizer(partial / "tokenizer_config.json")
