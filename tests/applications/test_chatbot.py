@@ -300,3 +300,61 @@ def test_an_api_failure_ends_the_chat_with_one_line(server, tmp_path):
     assert result.stderr.count("\n") == 1
     assert f"the transcript so far is in {path}" in result.stderr
     assert [e.get("role") for e in read_transcript(path)] == [None, "user"]
+
+
+# ---------------------------------------------------------------------------
+# --local: the course's own instruction-tuned model, offline
+# ---------------------------------------------------------------------------
+def test_local_mode_answers_offline_without_a_key_and_keeps_a_transcript(tmp_path):
+    env = {"ANTHROPIC_API_KEY": "", "ANTHROPIC_BASE_URL": "http://127.0.0.1:9",
+           "HF_HUB_OFFLINE": "1"}
+    transcript = tmp_path / "local.jsonl"
+    result = run_cli("--local", "--transcript", str(transcript),
+                     stdin="Which city is Kenya's capital?\nCapital of Atlantis?\n/quit\n",
+                     env=env)
+    assert result.returncode == 0, result.stderr
+    assert "bot> Nairobi.\n" in result.stdout
+    assert "bot> I don't know.\n" in result.stdout
+    entries = [json.loads(line) for line in transcript.read_text().splitlines()]
+    assert [e.get("content") for e in entries[1:]] == [
+        "Which city is Kenya's capital?", "Nairobi.", "Capital of Atlantis?", "I don't know."]
+
+
+def test_local_mode_streams_token_by_token_and_sft_says_more_than_dpo():
+    from genai.applications.chatbot import LocalChatbot
+
+    pieces = []
+
+    class Out(io.StringIO):
+        def write(self, text):
+            pieces.append(text)
+            return super().write(text)
+
+    sft, dpo = LocalChatbot(model="sft"), LocalChatbot(model="dpo")
+    long = sft.say("Capital of Peru?", out=Out())
+    assert long == "Lima. Lima is a city in South America."
+    assert len([p for p in pieces if p.strip()]) > 5     # one piece per token
+    assert dpo.say("Capital of Peru?", out=io.StringIO()) == "Lima."
+
+
+def test_local_mode_with_memory_says_which_turns_it_dropped():
+    from genai.applications.chatbot import LocalChatbot
+
+    bot, out = LocalChatbot(memory=4), io.StringIO()
+    for country in ["Peru", "Chile", "Japan"]:
+        bot.say(f"Capital of {country}?", out=out)
+    assert "(memory: the conversation is longer than the context of 32 tokens: dropped the 2 " \
+        "oldest message(s))" in out.getvalue()
+    with pytest.raises(ChatError, match="does not fit the context"):
+        bot.say("What is the capital of France? " * 6, out=out)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--local", "shop"], "--local chats with the course's model, which has no persona"),
+    (["--budget", "100"], "name a persona (shop or tutor), or use --local"),
+    (["--local", "--model", "gpt4"], "invalid choice: 'gpt4'"),
+])
+def test_local_mode_bad_command_lines_are_one_line(args, message):
+    result = run_cli(*args)
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1 and message in result.stderr
