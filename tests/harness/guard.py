@@ -290,7 +290,10 @@ def _check_page(page, docs_dir, root, renderer, missing_lines, passed_blocks, re
     page_fences = [f for f in fences(source, root) if is_python(f.language)]
     # pytest-codeblocks runs ```python fences (exactly that info string); a
     # "cont" fence is run as part of the block it continues.
-    run_starts = sorted(block.lineno for block in extract_from_file(page) if block.syntax == "python")
+    # The block a "cont" fence joins is the last fence before it, whatever
+    # its language: after a titled include fence (```python title=...), which
+    # pytest-codeblocks does not run, the continued code does not run either.
+    block_syntax = {block.lineno: block.syntax for block in extract_from_file(page)}
     used = set()
     for text in shown:
         fence = next((f for f in page_fences if f.line not in used and f.shown == text), None)
@@ -334,7 +337,14 @@ def _check_page(page, docs_dir, root, renderer, missing_lines, passed_blocks, re
                 report.included += 1
             continue
         if fence.backticks and fence.info.strip() == "python":
-            owner = fence.line if not fence.continues else max((s for s in run_starts if s < fence.line), default=None)
+            owner = fence.line if not fence.continues else max((s for s in block_syntax if s < fence.line), default=None)
+            if fence.continues and block_syntax.get(owner) != "python":
+                report.unexecuted.append(
+                    f"{where}: block starting {first_line!r} continues the fence at line {owner}, which "
+                    "pytest-codeblocks does not run (an include or another language), so it never runs: "
+                    "drop the cont mark and import what the block needs"
+                )
+                continue
             if owner is not None and (page.resolve(), owner) in passed_blocks:
                 report.inline += 1
                 continue

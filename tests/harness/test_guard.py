@@ -143,6 +143,12 @@ y = 2
 ```python title="snippets/fake.py"
 --8<-- "snippets/fake.py:hidden"
 ```
+
+<!--pytest-codeblocks:cont-->
+
+```python
+print("continues an include fence, which does not run, so neither does this")
+```
 """
 
 FAKE_NOTEBOOK = """\
@@ -182,7 +188,7 @@ def test_guard_flags_every_unexecuted_block(tmp_path, mkdocs_config):
     report = check_site(docs, tmp_path, renderer, missing_lines, passed)
     problems = "\n".join(report.unexecuted)
 
-    assert report.shown == 18, report.summary()
+    assert report.shown == 19, report.summary()
     assert report.inline == 4, report.summary()  # the first, the continued, the tab, the repeat
     assert report.included == 1
     assert report.exempt == ["page.md:41: needs a GPU", "page.md:71: shows a transcript"]
@@ -198,6 +204,7 @@ def test_guard_flags_every_unexecuted_block(tmp_path, mkdocs_config):
         "no fence in the page's source produces it",  # raw HTML <pre>
         "other.markdown: name pages *.md",
         "a ```python fence in a markdown cell",
+        "page.md:88: block starting 'print(\"continues an include fence",
     ]
     for text in expected:
         assert text in problems, f"{text!r} not reported:\n{problems}"

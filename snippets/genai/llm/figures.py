@@ -222,6 +222,48 @@ def plot_buildup(path: pathlib.Path) -> None:
     save_figure(fig, path)
 
 
+@course_style
+def plot_sft_mask(path: pathlib.Path) -> None:
+    """The tokens of one instruction example: which ones the loss counts."""
+    from genai.llm.instruct import IGNORE, base_with_chat_tokens, sft_example
+
+    _, tokenizer = base_with_chat_tokens(device=torch.device("cpu"))
+    ids, targets = sft_example(tokenizer, "Capital of Peru?",
+                               "Lima. Lima is a city in South America.")
+    full = ids + [targets[-1]]
+    # position i's target is token i + 1: colour each token by whether it is
+    # a target, that is, whether the loss counts its prediction
+    counted = [False] + [t != IGNORE for t in targets]
+    pieces = [tokenizer.decode([i]).replace(" ", "\u2423") for i in full]
+    fig = Figure(figsize=(9, 2.6), layout="constrained")
+    ax = fig.subplots()
+    x, row, width = 0.0, 0, 13.5
+    for piece, count in zip(pieces, counted):
+        w = 0.25 + 0.13 * len(piece)
+        if x + w > width:
+            x, row = 0.0, row + 1
+        ax.add_patch(matplotlib_box(x, -row, w, count))
+        ax.text(x + w / 2, -row + 0.35, piece, ha="center", va="center",
+                fontsize=9, family="monospace",
+                color="white" if count else "black")
+        x += w + 0.08
+    ax.set_xlim(-0.1, width)
+    ax.set_ylim(-row - 0.2, 0.9)
+    ax.axis("off")
+    ax.set_title("Dark: tokens the loss predicts and counts (the answer and "
+                 "<|end|>). Light: read, not counted.", fontsize=10)
+    save_figure(fig, path)
+
+
+def matplotlib_box(x, y, w, counted):
+    from matplotlib.patches import FancyBboxPatch
+
+    return FancyBboxPatch((x, y + 0.05), w, 0.6,
+                          boxstyle="round,pad=0.02,rounding_size=0.08",
+                          facecolor="#4477AA" if counted else "#DDDDDD",
+                          edgecolor="0.3", linewidth=0.6)
+
+
 if __name__ == "__main__":
     from genai.drawing import figures_main
 
