@@ -112,7 +112,8 @@ def test_a_broken_model_file_is_a_clear_error(tmp_path, content, message):
 
 
 def test_an_unknown_name_lists_the_models():
-    with pytest.raises(store.StoreError, match="the store has buildup, digits, facts, icl, stories"):
+    models = "assistant, buildup, digits, dpo, facts, icl, stories"
+    with pytest.raises(store.StoreError, match=f"the store has {models}"):
         store.load("poems")
 
 
