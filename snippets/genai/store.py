@@ -439,9 +439,12 @@ def retrain(names: list[str], log=print) -> dict:
         log(f"  {path.name}: {path.stat().st_size / 1e6:.2f} MB, "
             f"{manifest['cpu_seconds']} s CPU; losses {manifest['losses']}; "
             f"quality {manifest['quality']}")
-    index = dict(sorted(index.items()))
-    (REFERENCES / "manifest.json").write_text(
-        json.dumps(index, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        # now, not at the end: a model trained from this one (dpo from
+        # assistant) must find it current
+        index = dict(sorted(index.items()))
+        (REFERENCES / "manifest.json").write_text(
+            json.dumps(index, indent=2, sort_keys=True) + "\n",
+            encoding="utf-8")
     log("Now refresh the pages' outputs: python tests/refresh_outputs.py "
         "docs/*/*.md, and read git diff docs/")
     return index

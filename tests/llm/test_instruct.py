@@ -114,6 +114,17 @@ def test_a_little_tuning_lowers_the_answer_loss():
     assert sum(losses[-5:]) / 5 < 0.5 * sum(losses[:5]) / 5
 
 
+def test_tuning_refuses_examples_longer_than_the_context():
+    import dataclasses
+
+    from genai.llm.gpt import GPT
+
+    model, tokenizer = base_with_chat_tokens(device=CPU)
+    short = GPT(dataclasses.replace(model.config, block_size=16))
+    with pytest.raises(ChatFormatError, match=r"an example has \d+ tokens, more than the context of 16"):
+        tune(short, tokenizer, TuneConfig(steps=1), log=lambda _: None)
+
+
 def test_the_tuned_assistant_answers_held_out_wordings_and_the_base_does_not():
     rows = instruction_data(held_out=True)[::8]          # 32 questions
     tuned = assistant(device=CPU)

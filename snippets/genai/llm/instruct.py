@@ -222,8 +222,10 @@ def tune(model: GPT, tokenizer, config: TuneConfig,
     rows = instruction_data(verbose_share=config.verbose_share,
                             seed=config.seed)
     examples = [sft_example(tokenizer, q, r) for q, r, _ in rows]
-    if max(len(ids) for ids, _ in examples) > model.config.block_size:
-        raise ChatFormatError("an example is longer than the context")
+    longest = max(len(ids) for ids, _ in examples)
+    if longest > model.config.block_size:
+        raise ChatFormatError(f"an example has {longest} tokens, more than "
+                              f"the context of {model.config.block_size}")
     pad = tokenizer.special_tokens[END]
     device = next(model.parameters()).device
     parameters = [p for p in (parameters or model.parameters())
