@@ -83,3 +83,21 @@ def test_the_shipped_dpo_model_is_concise_where_the_tuned_one_was_verbose():
     assert after["words"] < before["words"] and after["accuracy"] >= 0.85
     pairs = evaluate_pairs(dpo.model, sft.model, dpo.tokenizer, preference_pairs(held_out=True))
     assert pairs["preference_accuracy"] >= 0.9 and pairs["reward_margin"] > 0
+
+
+def test_trl_computes_the_same_loss_on_the_exported_models():
+    """Up to float32 rounding: TRL's default bf16=True would run the
+    reference in bfloat16 and move the loss by about 7e-5."""
+    from genai.llm.preference import trl_dpo_loss
+
+    sft, dpo, config = assistant(device=CPU), preferred(device=CPU), DPOConfig()
+    pairs = preference_pairs(held_out=True)[8:20]
+    questions, chosen, rejected = zip(*pairs)
+    with torch.no_grad():
+        chosen_logp, n_chosen = sequence_logp(dpo.model, dpo.tokenizer, questions, chosen)
+        ours, _, _ = dpo_loss(chosen_logp, sequence_logp(dpo.model, dpo.tokenizer, questions, rejected)[0],
+                              sequence_logp(sft.model, dpo.tokenizer, questions, chosen)[0],
+                              sequence_logp(sft.model, dpo.tokenizer, questions, rejected)[0], config.beta)
+        ours = ours + config.sft_weight * sft_loss(chosen_logp, n_chosen)
+    assert trl_dpo_loss(dpo.model, sft.model, dpo.tokenizer, pairs, config) == \
+        pytest.approx(ours.item(), abs=1e-5)

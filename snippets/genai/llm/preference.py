@@ -167,6 +167,49 @@ def evaluate_pairs(model: GPT, reference: GPT, tokenizer, pairs,
 # --8<-- [end:evaluate]
 
 
+# --8<-- [start:trl]
+def trl_dpo_loss(policy: GPT, reference: GPT, tokenizer, pairs,
+                 config: DPOConfig = DPOConfig()) -> float:
+    """The same loss (DPO plus the chosen replies' NLL) on the same pairs,
+    computed by Hugging Face TRL's DPOTrainer on the exported models."""
+    import tempfile
+    from pathlib import Path
+
+    import trl
+    from datasets import Dataset
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from genai.llm.hf_export import export_hf
+    from genai.llm.instruct import chat_text
+
+    with tempfile.TemporaryDirectory() as tmp:
+        folders = [export_hf(model, tokenizer, Path(tmp) / name)
+                   for model, name in ((policy, "policy"),
+                                       (reference, "reference"))]
+        hf_policy, hf_reference = (AutoModelForCausalLM.from_pretrained(f)
+                                   for f in folders)
+        hf_tokenizer = AutoTokenizer.from_pretrained(folders[0])
+        # TRL adds the tokenizer's end token, <|end|>, after each reply
+        data = Dataset.from_list([
+            {"prompt": chat_text([{"role": "user", "content": q}]),
+             "chosen": chosen, "rejected": rejected}
+            for q, chosen, rejected in pairs])
+        args = trl.DPOConfig(
+            output_dir=str(Path(tmp) / "out"), beta=config.beta,
+            loss_type=["sigmoid", "sft"],
+            loss_weights=[1.0, config.sft_weight],
+            per_device_train_batch_size=len(pairs), report_to=[],
+            use_cpu=True, max_length=None,
+            bf16=False)   # TRL's default runs the reference in bfloat16
+        trainer = trl.DPOTrainer(model=hf_policy, ref_model=hf_reference,
+                                 args=args, train_dataset=data,
+                                 processing_class=hf_tokenizer)
+        batch = next(iter(trainer.get_train_dataloader()))
+        with torch.no_grad():
+            return trainer.compute_loss(hf_policy.eval(), batch).item()
+# --8<-- [end:trl]
+
+
 # ---------------------------------------------------------------------------
 # The reference model (genai.store)
 # ---------------------------------------------------------------------------
