@@ -56,7 +56,9 @@ def test_the_chat_tokens_are_single_tokens_and_the_old_ones_keep_their_scores():
     x = torch.tensor([tokenizer.encode("The capital of France is")])
     with torch.no_grad():
         old, new = base(x)[0], model(x)[0]
-    assert torch.equal(old, new[..., :tokenizer.vocab_size])
+    # the same up to float rounding: a wider output matrix may be multiplied
+    # in other blocks (exactly equal with AVX-512 kernels, not with SSE4.1)
+    assert torch.allclose(old, new[..., :tokenizer.vocab_size], atol=1e-5, rtol=0)
     rows = model.transformer.wte.weight[tokenizer.vocab_size:]
     assert torch.pdist(rows).min() > 0            # four different tokens
     with pytest.raises(ChatFormatError, match="already has"):
