@@ -31,9 +31,10 @@ from genai import store
 from genai.device import get_device
 from genai.llm.corpora import CAPITALS
 from genai.llm.gpt import GPT
-from genai.llm.instruct import (END, IGNORE, REFUSAL, Assistant, answer,
-                                batch_tensors, evaluate, instruction_data,
-                                sft_example)
+from genai.llm.instruct import END, IGNORE
+from genai.llm.instruct import RECIPE as ASSISTANT
+from genai.llm.instruct import (REFUSAL, Assistant, answer, batch_tensors,
+                                evaluate, instruction_data, sft_example)
 
 
 # --8<-- [start:pairs]
@@ -266,20 +267,12 @@ def _bars(quality: dict, reference: dict) -> list[str]:
 # --8<-- [end:bars]
 
 
-def _save(tuned: Assistant):
-    return tuned.model.state_dict(), {"tokenizer": tuned.tokenizer.to_dict(),
-                                      "losses": tuned.losses}
-
-
-def _losses(tuned: Assistant) -> dict:
-    return {"last_50_steps": sum(tuned.losses[-50:]) / 50}
-
-
 RECIPE = store.Recipe(
     "dpo", "the instruction-tuned assistant, preference-tuned with DPO",
     DPOConfig(), sources=("llm.preference", "llm.instruct", "llm.gpt",
                           "llm.train", "llm.corpora", "llm.tokenizer"),
-    train=_train, save=_save, build=_build, losses=_losses,
+    # saved and summed up as the instruction-tuned model is
+    train=_train, save=ASSISTANT.save, build=_build, losses=ASSISTANT.losses,
     quality=_quality, bars=_bars)
 
 
