@@ -130,7 +130,6 @@ HELD_OUT_WORDINGS = [
     "Which city is {country}'s capital?",
     "Capital of {country}?",
 ]
-# places and questions the facts corpus says nothing about
 # made-up countries: the facts corpus says nothing about them
 TRAIN_UNKNOWN = ["Atlantis", "Narnia", "Wakanda", "Genovia", "Mordor",
                  "Gondor", "Utopia", "Oz"]
