@@ -112,7 +112,7 @@ def test_a_broken_model_file_is_a_clear_error(tmp_path, content, message):
 
 
 def test_an_unknown_name_lists_the_models():
-    models = "assistant, buildup, digits, dpo, facts, icl, stories"
+    models = "assistant, buildup, digits, dpo, facts, icl, lora, stories"
     with pytest.raises(store.StoreError, match=f"the store has {models}"):
         store.load("poems")
 

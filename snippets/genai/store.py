@@ -72,6 +72,7 @@ RECIPES = {
     "buildup": "genai.llm.buildup:RECIPE",
     "assistant": "genai.llm.instruct:RECIPE",
     "dpo": "genai.llm.preference:RECIPE",
+    "lora": "genai.llm.lora:RECIPE",
 }
 
 

@@ -255,6 +255,29 @@ def plot_sft_mask(path: pathlib.Path) -> None:
     save_figure(fig, path)
 
 
+@course_style
+def plot_lora_losses(path: pathlib.Path) -> None:
+    """The answer loss of full fine-tuning and of LoRA, step by step, from
+    the two reference models' training records."""
+    from genai import store
+
+    fig = Figure(figsize=(7, 3.8), layout="constrained")
+    ax = fig.subplots()
+    for name, label, color in [
+            ("assistant", "full fine-tuning: 915,712 numbers", "#4477AA"),
+            ("lora", "LoRA: 35,456 numbers", "#EE6677")]:
+        losses = torch.tensor(store.load(name, device=torch.device("cpu"))
+                              .losses)
+        smooth = losses.unfold(0, 20, 1).mean(1)     # mean of 20 steps
+        ax.plot(range(20, len(losses) + 1), smooth, color=color,
+                label=label)
+    ax.set_yscale("log")
+    ax.set_xlabel("step")
+    ax.set_ylabel("loss on the answers (mean of 20 steps)")
+    ax.legend(loc="upper right")
+    save_figure(fig, path)
+
+
 def matplotlib_box(x, y, w, counted):
     from matplotlib.patches import FancyBboxPatch
 
