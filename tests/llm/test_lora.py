@@ -11,11 +11,10 @@ import torch
 from torch import nn
 
 from genai import store
-from genai.llm.instruct import (CHAT_TOKENS, END, TuneConfig, base_with_chat_tokens, evaluate,
-                                instruction_data, tune)
-from genai.llm.lora import (TARGETS, LoRAConfig, LoRAError, LoRALinear, adapted, add_lora,
-                            lora_model, merge_lora, new_and_reply_rows, peft_lora, train_rows,
-                            trainable, training_bytes)
+from genai.llm.instruct import CHAT_TOKENS, base_with_chat_tokens, evaluate, instruction_data, tune
+from genai.llm.lora import (LoRAConfig, LoRAError, LoRALinear, adapted, add_lora, lora_model,
+                            merge_lora, new_and_reply_rows, peft_lora, train_rows, trainable,
+                            training_bytes)
 
 CPU = torch.device("cpu")
 SIZE = 915_712     # the facts model with the chat tokens: 924 x 128 tokens
@@ -60,14 +59,17 @@ def test_a_rank_the_layer_cannot_have_is_a_clear_error(rank):
 def test_adapters_go_on_every_attention_and_mlp_layer_and_nothing_else_trains(base):
     model = add_lora(copy.deepcopy(base[0]), rank=2)
     wrapped = [n for n, m in model.named_modules() if isinstance(m, LoRALinear)]
-    assert len(wrapped) == 4 * len(TARGETS) + 4                  # c_proj twice per block
+    # 4 blocks x (attn.c_attn, attn.c_proj, mlp.c_fc, mlp.c_proj)
+    assert len(wrapped) == 4 * 4
     # rank x (in + out) per layer: c_attn 128+384, c_proj 128+128, c_fc 128+512, 512+128
     assert trainable(model) == 4 * 2 * (512 + 256 + 640 + 640) == 16_384
     assert all(n.endswith((".A", ".B")) for n, p in model.named_parameters() if p.requires_grad)
     with pytest.raises(LoRAError, match="no Linear layer named c_q"):
         add_lora(copy.deepcopy(base[0]), targets=("c_q",))
     with pytest.raises(LoRAError, match="nothing to train"):
-        lora_model(LoRAConfig(rank=0, rows=False), CPU)
+        lora_model(LoRAConfig(rank=0, rows=""), CPU)
+    with pytest.raises(LoRAError, match="rows must be one of"):
+        lora_model(LoRAConfig(rows="all"), CPU)
 
 
 def test_only_the_chosen_embedding_rows_move_and_the_embedding_stays_tied(base):
@@ -83,14 +85,20 @@ def test_only_the_chosen_embedding_rows_move_and_the_embedding_stays_tied(base):
     assert changed.tolist() == [5, 920, 921]
     with pytest.raises(LoRAError, match="rows must be token ids from 0 to 923"):
         train_rows(copy.deepcopy(base[0]), [924])
+    untied = copy.deepcopy(base[0])
+    untied.lm_head.weight = nn.Parameter(untied.lm_head.weight.detach().clone())
+    with pytest.raises(LoRAError, match="needs a tied embedding"):
+        train_rows(untied, [5])
 
 
 def test_the_rows_are_the_new_tokens_and_the_replies_tokens(base):
     _, tokenizer = base
-    rows = new_and_reply_rows(tokenizer, [("Capital of Peru?", "Lima.", "Peru")])
-    expected = {tokenizer.special_tokens[t] for t in CHAT_TOKENS}
-    expected |= set(tokenizer.encode("Lima." + END))
-    assert rows == sorted(expected)
+    examples = [("Capital of Peru?", "Lima.", "Peru")]
+    rows = new_and_reply_rows(tokenizer, examples)
+    assert {tokenizer.decode([i]) for i in rows} == {
+        "<|system|>", "<|user|>", "<|assistant|>", "<|end|>", "Lima", "."}
+    chat = new_and_reply_rows(tokenizer, examples, replies=False)
+    assert {tokenizer.decode([i]) for i in chat} == set(CHAT_TOKENS)
 
 
 def test_merging_gives_a_plain_gpt_with_the_same_outputs(shipped):
@@ -118,18 +126,18 @@ def test_a_little_lora_tuning_lowers_the_loss_and_leaves_the_base_as_it_was():
 
 
 def test_lora_keeps_a_quarter_of_what_full_tuning_keeps_between_steps(base):
-    def kept(model, config):
+    def kept(model):
         optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad])
         x = ids(base[1])
         model(x, x)[1].backward()
         optimizer.step()
         return training_bytes(model, optimizer)
 
-    full = kept(copy.deepcopy(base[0]), TuneConfig())
+    full = kept(copy.deepcopy(base[0]))
     lora, _ = lora_model(LoRAConfig(), CPU)
     # 4 bytes a weight; gradient and AdamW's two moments for each trained one
     assert full == 16 * SIZE
-    assert kept(lora, LoRAConfig()) == 4 * SIZE + 16 * trainable(lora)
+    assert kept(lora) == 4 * SIZE + 16 * trainable(lora)
     assert trainable(lora) == 16_384 + 149 * 128
 
 
@@ -144,8 +152,9 @@ def test_the_shipped_adapters_train_under_5_percent_and_come_within_5_points_of_
 
 
 def test_adapters_alone_cannot_make_the_replies_first_token(base):
-    # what the page's table shows: without the rows, the first city is wrong
-    config = dataclasses.replace(LoRAConfig(), rows=False, steps=150)
+    # the page's table (500 steps): 10.5% right without the rows; here a
+    # shorter run, and a bound far from it
+    config = dataclasses.replace(LoRAConfig(), rows="", steps=150)
     model, tokenizer = lora_model(config, CPU)
     tune(model, tokenizer, config.tune_config(), log=lambda text: None)
     rows = [r for r in instruction_data(held_out=True) if r[2] != "unknown"][::6]

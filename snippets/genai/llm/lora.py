@@ -55,13 +55,11 @@ class LoRALinear(nn.Module):
                             f"got {rank}")
         self.base = base.requires_grad_(False)
         self.scale = alpha / rank
-        device = base.weight.device
+        like = {"device": base.weight.device, "dtype": base.weight.dtype}
         # A starts random, as nn.Linear would; B at zero, so B @ A = 0
-        self.A = nn.Parameter(torch.empty(rank, base.in_features,
-                                          device=device))
+        self.A = nn.Parameter(torch.empty(rank, base.in_features, **like))
         nn.init.kaiming_uniform_(self.A, a=math.sqrt(5))
-        self.B = nn.Parameter(torch.zeros(base.out_features, rank,
-                                          device=device))
+        self.B = nn.Parameter(torch.zeros(base.out_features, rank, **like))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.base(x) + self.scale * (x @ self.A.T @ self.B.T)
@@ -82,7 +80,8 @@ TARGETS = ("c_attn", "c_proj", "c_fc")   # attention and MLP, every block
 def add_lora(model: GPT, rank: int = 2, alpha: float = 8.0,
              targets=TARGETS) -> GPT:
     """Freeze model and wrap each of its Linear layers named in targets in
-    a LoRALinear (in place; returns model)."""
+    a LoRALinear (in place; returns model). It freezes everything else:
+    call it first, then train_rows."""
     model.requires_grad_(False)
     wrapped = 0
     for block in model.transformer.h:
@@ -140,6 +139,9 @@ class RowsHead(nn.Module):             # stands in for lm_head
 def train_rows(model: GPT, rows) -> GPT:
     """Make the given rows of model's tied token embedding trainable (in
     place; returns model)."""
+    if model.transformer.wte.weight is not model.lm_head.weight:
+        raise LoRAError("train_rows needs a tied embedding (wte and "
+                        "lm_head sharing one matrix)")
     rows = sorted(set(rows))
     if not rows or not 0 <= rows[0] <= rows[-1] < model.config.vocab_size:
         raise LoRAError(f"rows must be token ids from 0 to "
@@ -150,11 +152,12 @@ def train_rows(model: GPT, rows) -> GPT:
     return model
 
 
-def new_and_reply_rows(tokenizer, examples) -> list[int]:
-    """The rows to train: the chat tokens, which are new, and the tokens
-    that the replies of (question, reply, kind) examples use."""
+def new_and_reply_rows(tokenizer, examples,
+                       replies: bool = True) -> list[int]:
+    """The rows to train: the chat tokens, which are new, and (replies)
+    the tokens that the replies of (question, reply, kind) examples use."""
     rows = {tokenizer.special_tokens[token] for token in CHAT_TOKENS}
-    for _, reply, _ in examples:
+    for _, reply, _ in examples if replies else []:
         rows.update(tokenizer.encode(reply + END))
     return sorted(rows)
 # --8<-- [end:rows]
@@ -192,8 +195,8 @@ def trainable(model: nn.Module) -> int:
 
 def training_bytes(model: nn.Module, optimizer) -> int:
     """Bytes that training keeps between steps: the weights, the gradients
-    and the optimizer's state (AdamW: two numbers per trained number).
-    Activations come on top, and are the same for both ways."""
+    and the optimizer's state (AdamW: two running averages per trained
+    number). Not counted: the activations of each step."""
     tensors = {}
     for p in model.parameters():
         tensors[p.data_ptr()] = p
@@ -214,7 +217,7 @@ class LoRAConfig:
     base: str = "facts"       # the pretrained model (genai.store)
     rank: int = 2             # 0: no adapters
     alpha: float = 8.0        # the update is scaled by alpha / rank
-    rows: bool = True         # train the new tokens' and replies' rows
+    rows: str = "chat+replies"   # embedding rows to train: or "chat", ""
     steps: int = 500
     batch_size: int = 32
     lr: float = 5e-3          # adapters start at zero: a higher rate
@@ -228,6 +231,9 @@ class LoRAConfig:
 # --8<-- [end:config]
 
 
+ROWS = ("chat+replies", "chat", "")
+
+
 # --8<-- [start:lora_model]
 def lora_model(config: LoRAConfig = LoRAConfig(), device=None):
     """(model, tokenizer): the base model with the chat tokens, frozen,
@@ -239,11 +245,15 @@ def lora_model(config: LoRAConfig = LoRAConfig(), device=None):
     if config.rank:                         # rank 0: no adapters
         torch.manual_seed(config.seed)      # A's random start
         add_lora(model, config.rank, config.alpha)
+    if config.rows not in ROWS:
+        raise LoRAError(f"rows must be one of {ROWS}, got {config.rows!r}")
     if config.rows:
-        train_rows(model, new_and_reply_rows(tokenizer, instruction_data(
-            verbose_share=config.verbose_share, seed=config.seed)))
+        train_rows(model, new_and_reply_rows(
+            tokenizer, instruction_data(verbose_share=config.verbose_share,
+                                        seed=config.seed),
+            replies=config.rows == "chat+replies"))
     if not trainable(model):
-        raise LoRAError("nothing to train: rank 0 and rows=False")
+        raise LoRAError("nothing to train: rank 0 and no rows")
     return model, tokenizer
 
 
@@ -269,12 +279,13 @@ def peft_lora(model: GPT, tokenizer, config: LoRAConfig = LoRAConfig()):
     hf = hf_model(model, tokenizer.special_tokens[EOT],
                   tokenizer.special_tokens[END])
     rows = new_and_reply_rows(tokenizer, instruction_data(
-        verbose_share=config.verbose_share, seed=config.seed))
+        verbose_share=config.verbose_share, seed=config.seed),
+        replies=config.rows == "chat+replies") if config.rows else None
     settings = peft.LoraConfig(
         r=config.rank, lora_alpha=config.alpha, lora_dropout=0.0,
         target_modules=list(TARGETS),
         fan_in_fan_out=True,     # GPT-2's Conv1D stores W as (in, out)
-        trainable_token_indices=rows if config.rows else None)
+        trainable_token_indices=rows)
     return peft.get_peft_model(hf, settings)
 # --8<-- [end:peft]
 
@@ -285,7 +296,7 @@ def adapted(device=None, log=None) -> Assistant:
 
 
 # ---------------------------------------------------------------------------
-# The reference model (genai.store): the adapters only, a few hundred KB
+# The reference model (genai.store): the adapters and rows only
 # ---------------------------------------------------------------------------
 def _train(config: LoRAConfig, checkpoint, log) -> Assistant:
     return lora_tune(config, torch.device("cpu"), log)
@@ -299,10 +310,15 @@ def _save(tuned: Assistant):
 
 def _build(config: LoRAConfig, tensors, data, device) -> Assistant:
     model, tokenizer = lora_model(config, device)
-    missing = set(tensors) - set(model.state_dict())
-    if missing:
-        raise store.StoreError(f"the adapters do not fit the model: "
-                               f"{sorted(missing)}")
+    wanted = {name: p.shape for name, p in model.named_parameters()
+              if p.requires_grad}
+    found = {name: t.shape for name, t in tensors.items()}
+    wrong = [f"{name}: saved {found.get(name)}, the model {wanted.get(name)}"
+             for name in sorted(set(found) | set(wanted))
+             if found.get(name) != wanted.get(name)]
+    if wrong:
+        raise store.StoreError("the saved adapters do not fit the model: "
+                               + "; ".join(wrong))
     model.load_state_dict(tensors, strict=False)
     return Assistant(model.eval(), tokenizer, data["losses"],
                      data.get("cpu_seconds", 0.0))
@@ -342,8 +358,10 @@ def _bars(quality: dict, reference: dict) -> list[str]:
 
 RECIPE = store.Recipe(
     "lora", "the facts GPT, instruction-tuned with LoRA adapters",
-    LoRAConfig(), sources=("llm.lora", "llm.instruct", "llm.gpt",
-                           "llm.train", "llm.corpora", "llm.tokenizer"),
+    # the file holds the change only: the facts model's code counts too
+    LoRAConfig(), sources=("llm.lora", "llm.instruct", "llm.pretrained",
+                           "llm.gpt", "llm.train", "llm.corpora",
+                           "llm.tokenizer"),
     train=_train, save=_save, build=_build, losses=_losses,
     quality=_quality, bars=_bars)
 
