@@ -115,6 +115,19 @@ def test_merging_gives_a_plain_gpt_with_the_same_outputs(shipped):
     plain.load_state_dict(merged.state_dict())
 
 
+def test_adapters_refuse_a_base_they_were_not_trained_on(shipped):
+    recipe = store.recipe("lora")
+    tensors, data = recipe.save(shipped)
+    rebuilt = recipe.build(recipe.config, tensors, data, CPU)       # the same base: fine
+    assert torch.equal(rebuilt.model.lm_head.token_rows.delta,
+                       shipped.model.lm_head.token_rows.delta)
+    with pytest.raises(store.StoreError, match="not the ones the LoRA adapters were trained on"):
+        recipe.build(recipe.config, tensors, {**data, "base_weights": "0" * 64}, CPU)
+    tensors.pop("transformer.h.0.attn.c_attn.A")
+    with pytest.raises(store.StoreError, match="do not fit the model: transformer.h.0.attn.c_attn"):
+        recipe.build(recipe.config, tensors, data, CPU)
+
+
 def test_a_little_lora_tuning_lowers_the_loss_and_leaves_the_base_as_it_was():
     config = LoRAConfig(steps=30)
     model, tokenizer = lora_model(config, CPU)

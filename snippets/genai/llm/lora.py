@@ -23,6 +23,7 @@ B starts at zero, so tuning starts from the pretrained model exactly.
 from __future__ import annotations
 
 import copy
+import hashlib
 import math
 import time
 from dataclasses import dataclass
@@ -302,14 +303,36 @@ def _train(config: LoRAConfig, checkpoint, log) -> Assistant:
     return lora_tune(config, torch.device("cpu"), log)
 
 
+def base_fingerprint(model: GPT) -> str:
+    """The sha256 of the frozen weights that come from the base model's
+    file: the base that the adapters sit on. (Not the chat tokens' rows:
+    they are computed, and the last bits of a mean differ between CPUs.)"""
+    digest = hashlib.sha256()
+    for name, p in model.named_parameters():
+        if not p.requires_grad:
+            if p.size(0) == model.config.vocab_size:     # the embedding
+                p = p[:-len(CHAT_TOKENS)]
+            digest.update(name.encode())
+            digest.update(p.detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()
+
+
 def _save(tuned: Assistant):
     tensors = {name: p.detach().clone() for name, p in
                tuned.model.named_parameters() if p.requires_grad}
-    return tensors, {"losses": tuned.losses}
+    return tensors, {"losses": tuned.losses,
+                     "base_weights": base_fingerprint(tuned.model)}
 
 
 def _build(config: LoRAConfig, tensors, data, device) -> Assistant:
     model, tokenizer = lora_model(config, device)
+    # the file holds the change only: it must sit on the base it was
+    # trained on (a facts model retrained on another CPU is another base)
+    if data.get("base_weights") != base_fingerprint(model):
+        raise store.StoreError(
+            f"these {config.base!r} weights are not the ones the LoRA "
+            f"adapters were trained on: retrain them with "
+            f"python -m genai.store retrain lora")
     wanted = {name: p.shape for name, p in model.named_parameters()
               if p.requires_grad}
     found = {name: t.shape for name, t in tensors.items()}
