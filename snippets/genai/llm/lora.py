@@ -35,9 +35,10 @@ from torch import nn
 from genai import store
 from genai.device import get_device
 from genai.llm.gpt import GPT
-from genai.llm.instruct import (CHAT_TOKENS, END, Assistant, TuneConfig,
-                                evaluate, instruction_data, tune,
-                                with_chat_tokens)
+from genai.llm.instruct import CHAT_TOKENS, END
+from genai.llm.instruct import RECIPE as ASSISTANT
+from genai.llm.instruct import (Assistant, TuneConfig, evaluate,
+                                instruction_data, tune, with_chat_tokens)
 
 
 class LoRAError(ValueError):
@@ -78,6 +79,15 @@ class LoRALinear(nn.Module):
 TARGETS = ("c_attn", "c_proj", "c_fc")   # attention and MLP, every block
 
 
+def block_layers(model: GPT):
+    """(parent, name, layer) for each layer of the blocks' attention and
+    MLP: setattr(parent, name, new) replaces one."""
+    for block in model.transformer.h:
+        for parent in (block.attn, block.mlp):
+            for name, layer in list(parent.named_children()):
+                yield parent, name, layer
+
+
 def add_lora(model: GPT, rank: int = 2, alpha: float = 8.0,
              targets=TARGETS) -> GPT:
     """Freeze model and wrap each of its Linear layers named in targets in
@@ -85,12 +95,10 @@ def add_lora(model: GPT, rank: int = 2, alpha: float = 8.0,
     call it first, then train_rows."""
     model.requires_grad_(False)
     wrapped = 0
-    for block in model.transformer.h:
-        for parent in (block.attn, block.mlp):
-            for name, child in list(parent.named_children()):
-                if name in targets and isinstance(child, nn.Linear):
-                    setattr(parent, name, LoRALinear(child, rank, alpha))
-                    wrapped += 1
+    for parent, name, layer in list(block_layers(model)):
+        if name in targets and isinstance(layer, nn.Linear):
+            setattr(parent, name, LoRALinear(layer, rank, alpha))
+            wrapped += 1
     if not wrapped:
         raise LoRAError(f"the model has no Linear layer named "
                         f"{', '.join(targets)}")
@@ -168,11 +176,9 @@ def new_and_reply_rows(tokenizer, examples,
 def merge_lora(model: GPT) -> GPT:
     """Fold the adapters and the rows' change into the weights (in place):
     the result is a plain GPT, with nothing extra to compute."""
-    for block in model.transformer.h:
-        for parent in (block.attn, block.mlp):
-            for name, child in list(parent.named_children()):
-                if isinstance(child, LoRALinear):
-                    setattr(parent, name, child.merged())
+    for parent, name, layer in list(block_layers(model)):
+        if isinstance(layer, LoRALinear):
+            setattr(parent, name, layer.merged())
     if isinstance(model.lm_head, RowsHead):
         with torch.no_grad():
             table = model.lm_head.token_rows.table()
@@ -347,16 +353,11 @@ def _build(config: LoRAConfig, tensors, data, device) -> Assistant:
                      data.get("cpu_seconds", 0.0))
 
 
-def _losses(tuned: Assistant) -> dict:
-    return {"last_50_steps": sum(tuned.losses[-50:]) / 50}
-
-
 def _quality(tuned: Assistant) -> dict:
-    scores = evaluate(tuned.model, tuned.tokenizer,
-                      instruction_data(held_out=True))
+    """The instruction-tuned model's figures, and the share trained."""
     frozen = sum(p.numel() for p in tuned.model.parameters()
                  if not p.requires_grad)
-    return {**{k: v for k, v in scores.items() if k != "n"},
+    return {**ASSISTANT.quality(tuned),
             "trained_share": trainable(tuned.model) / frozen}
 
 
@@ -385,7 +386,7 @@ RECIPE = store.Recipe(
     LoRAConfig(), sources=("llm.lora", "llm.instruct", "llm.pretrained",
                            "llm.gpt", "llm.train", "llm.corpora",
                            "llm.tokenizer"),
-    train=_train, save=_save, build=_build, losses=_losses,
+    train=_train, save=_save, build=_build, losses=ASSISTANT.losses,
     quality=_quality, bars=_bars)
 
 
