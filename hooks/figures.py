@@ -10,97 +10,73 @@ Pages link to the image as usual, ``![what it shows](img/losses.png)``, and
 the strict build checks those links. There is no list to keep: a new
 ``plot_*`` function is a new figure.
 
-Images are never committed: every one comes from code that ran. Results are
-cached under .cache/figures keyed on the course code, so ``mkdocs serve``
-stays quick; set COURSE_BUILD_CACHE=false to redraw everything.
+Images are never committed: every one comes from code that ran. The
+drawing itself is hooks/prebuild.py, a plain step (``python -m
+hooks.prebuild``) that draws in parallel into .cache/prebuild/, keyed on
+the course code, so ``mkdocs serve`` stays quick; set
+COURSE_BUILD_CACHE=false to redraw everything. This hook adds its results
+to the site.
 """
 
 from __future__ import annotations
 
-import ast
-import hashlib
-import importlib
 import logging
-import os
-import shutil
-import tempfile
+import sys
 from pathlib import Path
 
 from mkdocs.structure.files import File, Files
 
-log = logging.getLogger("mkdocs.hooks.figures")
-
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGE = ROOT / "snippets" / "genai"
-CACHE = ROOT / ".cache" / "figures"
+sys.path.insert(0, str(ROOT))   # hooks.prebuild, as `python -m hooks.prebuild` finds it
+
+from hooks import prebuild  # noqa: E402
+
+read_registry = prebuild.figure_registry   # (site path, 'module:function') of every figure
 
 
-def plot_functions(source: Path) -> list[str]:
-    """The names of the top-level plot_* functions of a module, in order."""
-    tree = ast.parse(source.read_text(encoding="utf-8"))
-    return [node.name for node in tree.body
-            if isinstance(node, ast.FunctionDef) and node.name.startswith("plot_")]
+# A transparent 1x1 PNG: while `mkdocs serve` draws in the background, a
+# figure not drawn yet is this, and the page reloads when it is drawn.
+PLACEHOLDER = bytes.fromhex(
+    "89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c489"
+    "0000000d49444154789c6360606060000000050001a5f645400000000049454e44ae426082")
+SERVING = {"now": False}
 
 
-def read_registry(docs_dir: Path) -> list[tuple[str, str]]:
-    """(site path of the image, 'module:function') of every chapter's figures."""
-    figures = []
-    for chapter in sorted(p for p in Path(docs_dir).iterdir() if p.is_dir()):
-        package = chapter.name.replace("-", "_")
-        source = PACKAGE / package / "figures.py"
-        if source.is_file():
-            for name in plot_functions(source):
-                figures.append((f"{chapter.name}/img/{name.removeprefix('plot_')}.png",
-                                f"genai.{package}.figures:{name}"))
-    return figures
+def on_startup(command, dirty):
+    SERVING["now"] = command == "serve"
 
 
-def _code_hash() -> str:
-    digest = hashlib.sha256()
-    for source in sorted((ROOT / "snippets").rglob("*.py")):
-        digest.update(source.name.encode() + source.read_bytes())
-    return digest.hexdigest()[:16]
+class _NotDrawnYet(logging.Filter):
+    """While serving with figures still being drawn: no warning for a link
+    to a file a figure writes beside it (a .json index), not there yet."""
+
+    def filter(self, record):
+        message = record.getMessage()
+        return not ("/img/" in message and "is not found among documentation files" in message)
 
 
-def draw(target: str, path: Path) -> None:
-    """Call 'module:function' to write one figure to path."""
-    import matplotlib
+NOT_DRAWN_YET = _NotDrawnYet()
 
-    matplotlib.use("Agg")
-    module_name, function_name = target.split(":")
-    function = getattr(importlib.import_module(module_name), function_name)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    function(path)
-    if not path.is_file():
-        raise RuntimeError(f"{target} did not write {path}")
+
+def on_serve(server, config, builder):
+    prebuild.READY.mkdir(parents=True, exist_ok=True)
+    server.watch(str(prebuild.READY))     # the background step ends: rebuild and reload
+    return server
 
 
 def on_files(files: Files, config) -> Files:
-    docs_dir = Path(config["docs_dir"])
-    use_cache = str(os.environ.get("COURSE_BUILD_CACHE", "true")).lower() not in {"0", "false", "no"}
-    code_hash = _code_hash()
-    for site_path, target in read_registry(docs_dir):
-        key = hashlib.sha256(f"{code_hash}|{target}|{site_path}".encode()).hexdigest()[:16]
-        cached = CACHE / key / Path(site_path).name
-        if not (use_cache and cached.is_file()):
-            # Draw into a scratch folder, then rename: an interrupted build
-            # never leaves a half-written image in the cache.
-            # The scratch folder is this build's own, so two builds at once
-            # (mkdocs serve and the tests) cannot remove each other's work.
-            CACHE.mkdir(parents=True, exist_ok=True)
-            scratch = Path(tempfile.mkdtemp(dir=CACHE, prefix=f"{key}.partial."))
-            try:
-                log.info("Drawing %s with %s", site_path, target)
-                draw(target, scratch / cached.name)
-                shutil.rmtree(cached.parent, ignore_errors=True)
-                try:
-                    os.replace(scratch, cached.parent)
-                except OSError:  # another build has just put the same figure there
-                    if not cached.is_file():
-                        raise
-            finally:
-                shutil.rmtree(scratch, ignore_errors=True)
-        folder = str(Path(site_path).parent)
-        for drawn in sorted(cached.parent.iterdir()):   # the image, and any file beside it
-            files.append(File.generated(config, f"{folder}/{drawn.name}", abs_src_path=str(drawn)))
+    made = prebuild.done(Path(config["docs_dir"]), wait=not SERVING["now"])
+    pages = logging.getLogger("mkdocs.structure.pages")
+    pages.removeFilter(NOT_DRAWN_YET)
+    if made["missing"]:   # serving: a preview now, the real build when they are made
+        pages.addFilter(NOT_DRAWN_YET)
+        # and the notebooks' pages rendered without outputs are not kept
+        config["plugins"]["mkdocs-jupyter"].config["cache"] = False
+    for site_path, folder in made["figures"].items():
+        parent = str(Path(site_path).parent)
+        if not folder.is_dir():      # serving, and not drawn yet
+            files.append(File.generated(config, site_path, content=PLACEHOLDER))
+            continue
+        for drawn in sorted(folder.iterdir()):   # the image, and any file beside it
+            files.append(File.generated(config, f"{parent}/{drawn.name}", abs_src_path=str(drawn)))
     return files

@@ -1,8 +1,11 @@
 """Notebook pages: a downloadable .ipynb for each notebook, and no CDN scripts.
 
 Notebooks live in each chapter's folder, docs/<chapter>/notebooks/, as
-jupytext percent-format ``.py`` files (clean diffs); mkdocs-jupyter executes
-and renders them. This hook adds
+jupytext percent-format ``.py`` files (clean diffs). hooks/prebuild.py
+executes them, all at once beside the figures, into .cache/prebuild/
+(keyed on the notebook and the course code); mkdocs-jupyter renders the
+executed copy (this hook hands it over: see ``on_config``), and keeps its
+rendered pages in a cache folder of the same code. This hook also adds
 
 * ``<chapter>/notebooks/<name>.ipynb`` to the site, converted from the ``.py`` with an
   extra first cell that installs the course code when the notebook runs on
@@ -31,11 +34,16 @@ from __future__ import annotations
 import hashlib
 import html as html_module
 import re
+import sys
 from pathlib import Path
 
 import jupytext
 import nbformat
+from mkdocs.plugins import event_priority
 from mkdocs.structure.files import File, Files
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from hooks import prebuild  # noqa: E402
 
 _SCRIPT = re.compile(r"<script\b(?P<attrs>[^>]*)>(?P<body>.*?)</script>", re.I | re.S)
 _EMPTY_OR_REMOTE_SRC = re.compile(r'\bsrc="(?:(?:https?:)?//[^"]*)?"', re.I)
@@ -76,6 +84,34 @@ def is_notebook(src_uri: str) -> bool:
     """docs/<chapter>/notebooks/<name>.py"""
     parts = src_uri.split("/")
     return len(parts) == 3 and parts[1] == "notebooks" and src_uri.endswith(".py")
+
+
+def render_executed(nb2html):
+    """mkdocs-jupyter's nb2html, given the prebuilt executed copy of a
+    notebook instead of its source: nothing executes twice."""
+    if getattr(nb2html, "course_prebuilt", False):
+        return nb2html
+
+    def render(path, execute=False, **options):
+        executed = prebuild.done(wait=False)["notebooks"].get(Path(path).resolve())
+        if executed is not None and executed.is_file():
+            return nb2html(str(executed), execute=False, **options)
+        # `mkdocs serve` while the background step runs: the code, outputs to come
+        return nb2html(path, execute=False, **options)
+
+    render.course_prebuilt = True
+    return render
+
+
+@event_priority(100)   # before the plugins read their configuration
+def on_config(config):
+    from mkdocs_jupyter import plugin as jupyter
+
+    jupyter.convert.nb2html = render_executed(jupyter.convert.nb2html)
+    options = config["plugins"]["mkdocs-jupyter"].config
+    # rendered pages of the notebooks' executed copies, one folder per state of the course code
+    options["cache_dir"] = str(prebuild.CACHE / "rendered" / prebuild.code_hash())
+    return config
 
 
 def on_files(files: Files, config) -> Files:

@@ -3,22 +3,29 @@
 * (The CPU-only setting and the check that `genai` is this checkout live in
   the conftest.py at the top of the repository, which the pages' code blocks
   see too.)
-* Coverage of snippets/ is recorded while the suite runs (in this process and
-  in every snippet run as a script), so the guard can tell whether the lines a
-  page shows really ran.
-* The guard runs last, after everything that can execute course code.
+* Coverage of snippets/ is recorded while the suite runs (in every process
+  that runs tests and in every snippet run as a script), into the run's
+  folder, so the guard can tell whether the lines a page shows really ran.
+* The guard runs last, after everything that can execute course code
+  (``pytest.mark.whole_run``: see harness/parallel.py).
+* What a run needs once (the strict build, each snippet run as a script) is
+  made once, by the first process that needs it, under a file lock in the
+  run's folder; the others read the result.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from filelock import FileLock
 
-from support import GUARD_FILE, ROOT, SNIPPET_TIMEOUT_S, CoverageRecorder
+from harness.parallel import is_controller
+from support import ROOT, SNIPPET_TIMEOUT_S, CoverageRecorder
 
 
 class PassedBlocks(set):
@@ -41,21 +48,24 @@ class PassedBlocks(set):
 
 
 def pytest_configure(config):
-    config.course_coverage = CoverageRecorder()
+    name = config.workerinput["workerid"] if hasattr(config, "workerinput") else "pytest"
+    # the controller runs no course code itself: it only merges the others' data
+    config.course_coverage = CoverageRecorder(config.course_run_dir / "coverage", name,
+                                              trace=not is_controller(config))
     config.course_guard_report = None
     config.course_passed_blocks = PassedBlocks(config.rootpath)
     config.pluginmanager.register(config.course_passed_blocks, "course-passed-blocks")
+
+
+def pytest_sessionfinish(session):
+    if hasattr(session.config, "workerinput"):   # an xdist worker: before it reports done
+        session.config.course_coverage.save()
 
 
 def pytest_unconfigure(config):
     recorder = getattr(config, "course_coverage", None)
     if recorder is not None:
         recorder.close()
-
-
-def pytest_collection_modifyitems(session, config, items):
-    """The guard goes last: it judges what the rest of the run executed."""
-    items.sort(key=lambda item: item.path.name == GUARD_FILE)
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
@@ -70,19 +80,34 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
 # ---------------------------------------------------------------------------
 # Snippets run as scripts, once per session
 # ---------------------------------------------------------------------------
+def once_per_run(config, name: str, make):
+    """make() -> a JSON-able result, made once per run by whichever process
+    asks first (a file lock in the run's folder); the others read it."""
+    folder = config.course_run_dir / "once"
+    folder.mkdir(parents=True, exist_ok=True)
+    result = folder / f"{name}.json"
+    with FileLock(str(folder / f"{name}.lock")):
+        if not result.is_file():
+            partial = result.with_suffix(".partial")
+            partial.write_text(json.dumps(make()))
+            os.replace(partial, result)
+    return json.loads(result.read_text())
+
+
 @pytest.fixture(scope="session")
 def run_snippet(pytestconfig):
-    """run_snippet('genai.generative_models.gmm') runs `python -m genai.generative_models.gmm` once, under coverage."""
-    results: dict[str, subprocess.CompletedProcess] = {}
+    """run_snippet('genai.generative_models.gmm') runs `python -m genai.generative_models.gmm`
+    once per run (whichever worker asks first), under coverage."""
     recorder = pytestconfig.course_coverage
 
     def run(module: str) -> subprocess.CompletedProcess:
-        if module not in results:
-            results[module] = subprocess.run(
-                recorder.script_command(module), cwd=ROOT, capture_output=True, text=True,
-                timeout=SNIPPET_TIMEOUT_S,
-            )
-        return results[module]
+        def make():
+            done = subprocess.run(recorder.script_command(module), cwd=ROOT, capture_output=True,
+                                  text=True, timeout=SNIPPET_TIMEOUT_S)
+            return [done.returncode, done.stdout, done.stderr]
+
+        returncode, stdout, stderr = once_per_run(pytestconfig, f"snippet-{module}", make)
+        return subprocess.CompletedProcess(module, returncode, stdout, stderr)
 
     return run
 
@@ -105,18 +130,24 @@ def server():
 # The strict build, once per session (notebooks execute here)
 # ---------------------------------------------------------------------------
 @pytest.fixture(scope="session")
-def built_site(tmp_path_factory) -> Path:
-    """`mkdocs build --strict` into a temporary folder; every notebook and figure is redone."""
-    site = tmp_path_factory.mktemp("site")
-    result = subprocess.run(
-        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(site)],
-        cwd=ROOT, capture_output=True, text=True, timeout=1200,
-        # Notebooks draw inline like in Jupyter: the tests' Agg backend stays out of their kernels.
-        env={**{k: v for k, v in os.environ.items() if k != "MPLBACKEND"}, "COURSE_BUILD_CACHE": "false"},
-    )
-    log = result.stdout + result.stderr
+def built_site(pytestconfig) -> Path:
+    """`mkdocs build --strict` into the run's folder, once per run; every notebook
+    and figure is redone (COURSE_BUILD_CACHE=false)."""
+    site = pytestconfig.course_run_dir / "site"
+
+    def make():
+        result = subprocess.run(
+            [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(site)],
+            cwd=ROOT, capture_output=True, text=True, timeout=1200,
+            # Notebooks draw inline like in Jupyter: the tests' Agg backend stays out of their kernels.
+            env={**{k: v for k, v in os.environ.items() if k != "MPLBACKEND"},
+                 "COURSE_BUILD_CACHE": "false"},
+        )
+        return [result.returncode, result.stdout + result.stderr]
+
+    returncode, log = once_per_run(pytestconfig, "strict-build", make)
     (site.parent / "build.log").write_text(log)
-    if result.returncode != 0:
+    if returncode != 0:
         pytest.fail(f"mkdocs build --strict failed:\n{log[-6000:]}", pytrace=False)
     warnings = [line for line in log.splitlines() if line.startswith("WARNING")]
     if warnings:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import random
-import shutil
 import signal
 import sys
 import tempfile
@@ -14,21 +13,25 @@ ROOT = Path(__file__).resolve().parent.parent
 SNIPPETS = ROOT / "snippets"                 # the src folder
 PACKAGE = SNIPPETS / "genai"                 # the course's code
 REPLIES = PACKAGE / "llm_api" / "fake_server" / "replies"   # its recordings
-GUARD_FILE = "test_guard.py"
 SNIPPET_TIMEOUT_S = 300
 
 
 class CoverageRecorder:
-    """Coverage of snippets/ for this pytest process and its snippet scripts."""
+    """Coverage of snippets/ for this pytest process and its snippet scripts.
 
-    def __init__(self):
+    directory: where every process of the run writes its data (one file
+    each: `name` for this process, the module's name for a script);
+    trace=False records nothing in this process (the xdist controller)."""
+
+    def __init__(self, directory: Path | None = None, name: str = "pytest", trace: bool = True):
         import coverage
 
-        self.directory = Path(tempfile.mkdtemp(prefix="course-coverage-"))
+        self.directory = Path(directory or tempfile.mkdtemp(prefix="course-coverage-"))
+        self.directory.mkdir(parents=True, exist_ok=True)
         self.live = None
-        if sys.gettrace() is None:  # not already under a debugger or coverage run
+        if trace and sys.gettrace() is None:  # not already under a debugger or coverage run
             self.live = coverage.Coverage(
-                data_file=str(self.directory / ".coverage.pytest"), source=[str(SNIPPETS)],
+                data_file=str(self.directory / f".coverage.{name}"), source=[str(SNIPPETS)],
                 config_file=False,
             )
             self.live.start()
@@ -54,10 +57,19 @@ class CoverageRecorder:
             self.live.start()
         return combined
 
-    def close(self):
+    def ran(self, module: str) -> bool:
+        """Has `python -m module` run under coverage in this run?"""
+        return (self.directory / f".coverage.{module}").is_file()
+
+    def save(self):
+        """This process's data, written now (a worker before it reports done)."""
         if self.live is not None:
             self.live.stop()
-        shutil.rmtree(self.directory, ignore_errors=True)
+            self.live.save()
+            self.live = None
+
+    def close(self):
+        self.save()
 
 
 def snippet_modules() -> list[str]:

@@ -26,6 +26,9 @@ TINY = TrainConfig(data="facts", tokenizer="char", block_size=16, n_layer=1,
                    warmup_steps=1, eval_interval=2, eval_steps=1)
 QUIET = dict(log=lambda text: None)
 
+# no module fixture: the workers share the retrainings of every reference
+pytestmark = pytest.mark.spread
+
 
 def same_weights(a, b) -> bool:
     return all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters()))

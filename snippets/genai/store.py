@@ -244,19 +244,13 @@ def read_model(path: Path) -> tuple[dict, dict | None, dict]:
 
 @contextlib.contextmanager
 def file_lock(path: Path):
-    """Hold an exclusive lock on path (POSIX; elsewhere, no lock)."""
+    """Hold an exclusive lock on path while the block runs; another process
+    asking for the same lock waits (filelock: Linux, macOS and Windows)."""
+    from filelock import FileLock
+
     path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        import fcntl
-    except ImportError:   # Windows: two trainings at once just both train
+    with FileLock(str(path)):
         yield
-        return
-    with open(path, "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)     # waits for the other process
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def train_model(name: str, config=None, checkpoint: Path | None = None,

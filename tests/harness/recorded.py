@@ -28,9 +28,14 @@ _FENCE = re.compile(r"^\s*(`{3,}|~{3,})(?P<info>.*)$")
 class ApiBlocks:
     """The page blocks, (page, fence line), that sent a request to a fake LLM
     API server while they ran. (Not a set subclass: pluggy compares plugins
-    by equality, and two empty sets are equal.)"""
+    by equality, and two empty sets are equal.)
 
-    def __init__(self):
+    The process that runs a block notes the request on the block's reports
+    (``user_properties``); the process that hears the reports (the xdist
+    controller, or pytest itself) adds the block to the set."""
+
+    def __init__(self, rootpath: Path):
+        self.rootpath = Path(rootpath)
         self.blocks: set[tuple[Path, int]] = set()
 
     def __contains__(self, key) -> bool:
@@ -46,7 +51,13 @@ class ApiBlocks:
         before = FakeLLMServer.served
         yield
         if FakeLLMServer.served > before and "::line " in item.nodeid:
-            self.blocks.add((Path(item.path).resolve(), int(item.name.split()[1])))
+            item.user_properties.append(("course_api_block", int(item.name.split()[1])))
+
+    def pytest_runtest_logreport(self, report):
+        if report.when == "call":
+            for name, line in report.user_properties:
+                if name == "course_api_block":
+                    self.blocks.add(((self.rootpath / report.nodeid.split("::")[0]).resolve(), line))
 
 
 def output_fences(page: Path) -> dict[int, str]:

@@ -1,8 +1,10 @@
 """The guard: no Python block is shown on the site unless a test runs it.
 
-This file runs last (see conftest.py), when every other test has had its
-chance to execute course code. Inline blocks count only when they passed in
-the same session, so run it with the pages: `pytest docs tests/test_guard.py`
+Its two tests that judge the whole run (marked ``whole_run``) run last,
+when every other test has had its chance to execute course code: under
+pytest-xdist, in the controller, after every worker is done
+(harness/parallel.py). Inline blocks count only when they passed in
+the same session, so run it with the pages: `pytest docs tests/harness/test_guard.py`
 (it runs every snippet as a script itself).
 """
 
@@ -26,6 +28,7 @@ def test_notebooks_run_in_the_build_and_errors_fail_it(mkdocs_config):
     assert options["execute"] is True and options["allow_errors"] is False
 
 
+@pytest.mark.whole_run
 def test_every_shown_python_block_runs(pytestconfig, run_snippet, mkdocs_config):
     for module in snippet_modules():
         run_snippet(module)
@@ -236,6 +239,7 @@ def test_pragma_no_cover_does_not_hide_a_shown_line(tmp_path, monkeypatch):
     assert coverage_missing_lines(tmp_path / ".coverage")(module) == {6}
 
 
+@pytest.mark.whole_run
 def test_outputs_from_recorded_replies_are_labelled(pytestconfig):
     """Exactly the outputs of page blocks that talked to a fake LLM API server
     are labelled ```{.text .recorded}: the reader knows a recording answered."""

@@ -7,6 +7,8 @@ import pytest
 
 from support import ROOT, snippet_modules
 
+pytestmark = pytest.mark.spread   # each script is its own subprocess: any worker may run it
+
 
 @pytest.mark.parametrize("module", snippet_modules())
 def test_snippet_runs_as_a_script(module, run_snippet):
