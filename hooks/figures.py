@@ -65,7 +65,7 @@ def on_serve(server, config, builder):
 
 
 def on_files(files: Files, config) -> Files:
-    made = prebuild.done(Path(config["docs_dir"]), wait=not SERVING["now"])
+    made = prebuild.done(Path(config["docs_dir"]), wait=not SERVING["now"], background=True)
     pages = logging.getLogger("mkdocs.structure.pages")
     pages.removeFilter(NOT_DRAWN_YET)
     if made["missing"]:   # serving: a preview now, the real build when they are made

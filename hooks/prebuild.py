@@ -220,13 +220,14 @@ READY = CACHE / "ready"        # `mkdocs serve` watches it: a rebuild when the b
 BACKGROUND = {"process": None}
 
 
-def done(docs: Path = DOCS, wait: bool = True) -> dict:
+def done(docs: Path = DOCS, wait: bool = True, background: bool = False) -> dict:
     """prebuild() once per build (both hooks ask for it; `mkdocs serve` asks
     again on every rebuild, when it costs a look at the cache).
 
-    wait=False (`mkdocs serve`): if anything is missing, start this step in
-    a background process and return at once, with what the cache has; the
-    step touches READY when it ends, and the server rebuilds."""
+    wait=False: return at once, with what the cache has; and with
+    background=True (`mkdocs serve`), if anything is missing, start this
+    step in a background process, which touches READY when it ends: the
+    server rebuilds."""
     key = (str(Path(docs).resolve()), code_hash(), use_cache())
     if key in _DONE and all(folder.is_dir() for folder in _DONE[key]["figures"].values()):
         return _DONE[key]
@@ -235,7 +236,7 @@ def done(docs: Path = DOCS, wait: bool = True) -> dict:
         _DONE[key] = prebuild(docs)
         return _DONE[key]
     found = prebuild(docs, fresh=False, jobs=0)   # jobs=0: only look
-    if found["missing"]:
+    if found["missing"] and background:
         running = BACKGROUND["process"]
         if running is None or running.poll() is not None:
             import subprocess
@@ -245,7 +246,7 @@ def done(docs: Path = DOCS, wait: bool = True) -> dict:
                 cwd=Path(docs).resolve().parent)
             print(f"prebuild: {found['missing']} figures and notebooks are being made in the "
                   f"background; the page reloads when they are ready", file=sys.stderr)
-    else:
+    elif not found["missing"]:
         _DONE.clear()
         _DONE[key] = found
     return found

@@ -15,16 +15,14 @@
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from filelock import FileLock
 
-from harness.parallel import is_controller
+from harness.parallel import is_controller, once_per_run
 from support import ROOT, SNIPPET_TIMEOUT_S, CoverageRecorder
 
 
@@ -80,20 +78,6 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
 # ---------------------------------------------------------------------------
 # Snippets run as scripts, once per session
 # ---------------------------------------------------------------------------
-def once_per_run(config, name: str, make):
-    """make() -> a JSON-able result, made once per run by whichever process
-    asks first (a file lock in the run's folder); the others read it."""
-    folder = config.course_run_dir / "once"
-    folder.mkdir(parents=True, exist_ok=True)
-    result = folder / f"{name}.json"
-    with FileLock(str(folder / f"{name}.lock")):
-        if not result.is_file():
-            partial = result.with_suffix(".partial")
-            partial.write_text(json.dumps(make()))
-            os.replace(partial, result)
-    return json.loads(result.read_text())
-
-
 @pytest.fixture(scope="session")
 def run_snippet(pytestconfig):
     """run_snippet('genai.generative_models.gmm') runs `python -m genai.generative_models.gmm`
@@ -102,9 +86,7 @@ def run_snippet(pytestconfig):
 
     def run(module: str) -> subprocess.CompletedProcess:
         def make():
-            done = subprocess.run(recorder.script_command(module), cwd=ROOT, capture_output=True,
-                                  text=True, timeout=SNIPPET_TIMEOUT_S)
-            return [done.returncode, done.stdout, done.stderr]
+            return list(recorder.run_script(module, timeout=SNIPPET_TIMEOUT_S))
 
         returncode, stdout, stderr = once_per_run(pytestconfig, f"snippet-{module}", make)
         return subprocess.CompletedProcess(module, returncode, stdout, stderr)

@@ -27,6 +27,7 @@ class CoverageRecorder:
         import coverage
 
         self.directory = Path(directory or tempfile.mkdtemp(prefix="course-coverage-"))
+        self._zygote = None
         self.directory.mkdir(parents=True, exist_ok=True)
         self.live = None
         if trace and sys.gettrace() is None:  # not already under a debugger or coverage run
@@ -40,6 +41,37 @@ class CoverageRecorder:
         data_file = self.directory / f".coverage.{module}"
         return [sys.executable, "-m", "coverage", "run", f"--data-file={data_file}",
                 f"--source={SNIPPETS}", "--rcfile=/dev/null", "-m", module]
+
+    def run_script(self, module: str, timeout: float = 300) -> tuple[int, str, str]:
+        """(exit status, stdout, stderr) of `python -m module` under coverage:
+        forked from a zygote that imported torch once (harness/zygote.py),
+        or a fresh interpreter where there is no fork or COURSE_ZYGOTE=0."""
+        import subprocess
+
+        if not hasattr(os, "fork") or os.environ.get("COURSE_ZYGOTE") == "0":
+            done = subprocess.run(self.script_command(module), cwd=ROOT, capture_output=True,
+                                  text=True, timeout=timeout)
+            return done.returncode, done.stdout, done.stderr
+        import json
+        import select
+
+        if self._zygote is None or self._zygote.poll() is not None:
+            self._zygote = subprocess.Popen(
+                [sys.executable, str(ROOT / "tests" / "harness" / "zygote.py"), str(SNIPPETS)],
+                cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                start_new_session=True)
+        out, err = (self.directory / f"{module}.{name}" for name in ("out", "err"))
+        self._zygote.stdin.write(json.dumps([module, str(self.directory / f".coverage.{module}"),
+                                             str(out), str(err)]) + "\n")
+        self._zygote.stdin.flush()
+        ready, _, _ = select.select([self._zygote.stdout], [], [], timeout)
+        if not ready:   # the module hangs: stop the zygote and its child; a new one next time
+            os.killpg(self._zygote.pid, signal.SIGKILL)
+            self._zygote.wait()
+            self._zygote = None
+            return -9, out.read_text(errors="replace"), f"timed out after {timeout} s"
+        code = json.loads(self._zygote.stdout.readline())
+        return code, out.read_text(errors="replace"), err.read_text(errors="replace")
 
     def combined(self) -> Path:
         """Save what this process recorded and merge every data file."""
@@ -70,6 +102,9 @@ class CoverageRecorder:
 
     def close(self):
         self.save()
+        if self._zygote is not None:
+            self._zygote.stdin.close()
+            self._zygote.wait(timeout=30)
 
 
 def snippet_modules() -> list[str]:

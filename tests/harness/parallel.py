@@ -20,6 +20,8 @@ plugin (registered by the top conftest.py) makes that safe and quick:
 * **Heaviest first.** Groups are scheduled in the order of ``HEAVY``, then
   the rest in collection order, so that no long group starts last while the
   other worker sits idle.
+* **Once per run.** ``once_per_run(config, name, make)`` makes a result
+  under a lock in the run's folder; every other process reads it.
 * **Tests that judge the whole run** (``@pytest.mark.whole_run``: the guard)
   need every worker's reports and coverage. Workers leave them out; the
   controller collects and runs them after all workers are done, so they
@@ -158,6 +160,24 @@ class Parallel:
                 following = items[index + 1] if index + 1 < len(items) else None
                 item.ihook.pytest_runtest_protocol(item=item, nextitem=following)
         return result
+
+
+def once_per_run(config, name: str, make):
+    """make() -> a JSON-able result, made once per run by whichever process
+    asks first (a file lock in the run's folder); the others read it."""
+    import json
+
+    from filelock import FileLock
+
+    folder = config.course_run_dir / "once"
+    folder.mkdir(parents=True, exist_ok=True)
+    result = folder / f"{name}.json"
+    with FileLock(str(folder / f"{name}.lock")):
+        if not result.is_file():
+            partial = result.with_suffix(".partial")
+            partial.write_text(json.dumps(make()))
+            os.replace(partial, result)
+    return json.loads(result.read_text())
 
 
 @functools.cache

@@ -35,7 +35,7 @@ def test_the_gpu_check_runs_its_every_model_here_and_says_when_there_is_no_cuda(
     """CI has no GPU: the same script compares the CPU with itself, so that
     what a GPU machine runs has run somewhere; without CUDA it says so."""
     on_gpu = benchmark("on_gpu")
-    monkeypatch.setattr(on_gpu, "STEPS", 6)
+    monkeypatch.setattr(on_gpu, "STEPS", 12)
     monkeypatch.setattr(on_gpu.torch.cuda, "is_available", lambda: False)
     assert on_gpu.main() == 0
     assert capsys.readouterr().out.startswith("on_gpu: no CUDA device here")

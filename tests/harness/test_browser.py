@@ -3,7 +3,7 @@
 Every page loads with no console error and no request to another host; a
 content tab switches the code shown; math renders; a notebook page shows its
 executed outputs and images. A screenshot of every page (desktop and phone
-widths) is saved under test-artifacts/screenshots/.
+widths, JPEG) is saved under test-artifacts/screenshots/.
 
 Without Chromium these tests skip with a message, except under CI=true, where
 a missing browser is a failure.
@@ -34,8 +34,9 @@ def test_page_loads_cleanly_and_offline(browser, site_url, path, viewport):
     with Visit(browser, site_url, path, viewport) as visit:
         assert visit.page.locator("h1").first.is_visible(), "the page has no visible title"
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        name = (path.strip("/").replace("/", "__") or "home") + f"--{viewport}.png"
-        visit.page.screenshot(path=str(SCREENSHOTS / name), full_page=True)
+        name = (path.strip("/").replace("/", "__") or "home") + f"--{viewport}.jpg"
+        # JPEG: half the time of a PNG of a long page, and good enough to read
+        visit.page.screenshot(path=str(SCREENSHOTS / name), full_page=True, type="jpeg", quality=80)
         assert not visit.foreign, f"requests to other hosts: {visit.foreign}"
         assert not visit.errors, f"console errors: {visit.errors}"
         # Nothing sticks out sideways on a phone: wide code and math scroll inside their boxes.

@@ -2,6 +2,7 @@
 
 import json
 import re
+import sys
 from pathlib import Path
 
 import pytest
@@ -147,3 +148,68 @@ def test_the_landmarks_hook_points_each_nav_at_its_title():
     out = hook.name_navigation(html)
     assert 'aria-labelledby="__nav_5_title"' in out
     assert '<label class="md-nav__title" for="__nav_5" id="__nav_5_title">' in out
+
+
+# ---------------------------------------------------------------------------
+# The prebuild step (hooks/prebuild.py): figures and notebooks, in parallel
+# ---------------------------------------------------------------------------
+NOTEBOOK = '''\
+# %% [markdown]
+# # A notebook
+
+# %%
+print("ran", 6 * 7)
+'''
+
+
+def prebuild_step():
+    """hooks.prebuild by its module name, as the build imports it (its worker
+    processes import it by that name)."""
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    from hooks import prebuild
+
+    return prebuild
+
+
+def test_the_prebuild_executes_notebooks_caches_them_and_a_failing_cell_fails_it(tmp_path):
+    prebuild = prebuild_step()
+    docs = tmp_path / "docs"
+    (docs / "nb" / "notebooks").mkdir(parents=True)
+    source = docs / "nb" / "notebooks" / "tiny.py"
+    source.write_text(NOTEBOOK)
+    cache = tmp_path / "cache"
+    first = prebuild.prebuild(docs, cache, fresh=False, jobs=1, log=lambda text: None)
+    executed = json.loads(first["notebooks"][source.resolve()].read_text())
+    outputs = [out.get("text", "") for cell in executed["cells"] for out in cell.get("outputs", [])]
+    assert "ran 42\n" in "".join(map("".join, outputs))
+    assert [label for label, _ in first["made"]] == ["nb/notebooks/tiny.py"]
+    # current: nothing made again; fresh (COURSE_BUILD_CACHE=false): made again
+    assert prebuild.prebuild(docs, cache, fresh=False, jobs=1, log=lambda text: None)["made"] == []
+    assert len(prebuild.prebuild(docs, cache, fresh=True, jobs=1, log=lambda text: None)["made"]) == 1
+    source.write_text(NOTEBOOK + '\n# %%\nraise ValueError("a broken cell")\n')
+    looked = prebuild.prebuild(docs, cache, fresh=False, jobs=0, log=lambda text: None)
+    assert looked["missing"] == 1 and looked["made"] == []            # jobs=0 only looks
+    with pytest.raises(RuntimeError, match="a broken cell"):
+        prebuild.prebuild(docs, cache, fresh=False, jobs=1, log=lambda text: None)
+    assert not list((cache / "notebooks").glob("*.partial.*")), "no half-made result is left"
+
+
+def test_the_notebook_hook_renders_the_executed_copy():
+    notebooks = load_hook("notebooks")
+    calls = []
+
+    def nb2html(path, execute=False, **options):
+        calls.append((path, execute))
+        return "html"
+
+    render = notebooks.render_executed(nb2html)
+    assert notebooks.render_executed(render) is render          # wrapped once
+    prebuild = notebooks.prebuild
+    source = sorted(DOCS.glob("*/notebooks/*.py"))[0]
+    executed = prebuild.done(wait=False)["notebooks"][source.resolve()]
+    render(str(source), execute=True)
+    if executed.is_file():
+        assert calls == [(str(executed), False)]
+    else:   # not made yet: the source, without running it here
+        assert calls == [(str(source), False)]

@@ -161,7 +161,7 @@ def test_a_new_chapter_needs_four_places(tmp_path):
     assert 'data-chapter="coins"' in progress and "coins/quiz/" in progress  # the quiz list, derived
 
     tests = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/coins",
+        [sys.executable, "-m", "pytest", "-q", "-n", "0", "-p", "no:cacheprovider", "tests/coins",
          "docs/coins", "tests/harness/test_quiz_data.py", "tests/harness/test_sections.py"],
         cwd=course, env=env, capture_output=True, text=True, timeout=600)
     assert tests.returncode == 0, tests.stdout[-4000:]

@@ -129,16 +129,13 @@ def test_the_site_declares_few_tolerances():
 
 
 @pytest.mark.parametrize("page, line, code", tolerant_blocks(), ids=lambda v: str(v)[:40])
-def test_on_one_machine_a_tolerant_block_prints_the_same_twice(page, line, code):
+def test_on_one_machine_a_tolerant_block_prints_the_same_twice(page, line, code, pytestconfig):
     """Same machine, same numbers: a tolerance is for other CPUs, never for
-    randomness left unseeded."""
-    import contextlib
-    import io
+    randomness left unseeded. The first run is the page's own in this test
+    run (whichever of the two comes first runs it; harness/tolerance.py),
+    the second is this one, maybe in another process."""
+    from harness.tolerance import first_run, printed
 
-    outputs = []
-    for _ in range(2):
-        out = io.StringIO()
-        with contextlib.redirect_stdout(out):
-            exec(code, {"__MODULE__": "__main__"})
-        outputs.append(out.getvalue())
-    assert outputs[0] == outputs[1], f"{page}:{line} printed different numbers twice"
+    first, error = first_run(pytestconfig, (ROOT / "docs" / page).resolve(), line, code)
+    assert error is None, f"{page}:{line} failed: {error}"
+    assert printed(code) == first, f"{page}:{line} printed different numbers twice"

@@ -109,7 +109,7 @@ class Timing:
             return "nested pytest and builds"
         if watch.steps > TRAINING_STEPS:
             return "trainings"
-        if any(" coverage run" in c or " -m genai." in c for c in joined):
+        if "run_snippet" in names or any(" coverage run" in c or " -m genai." in c for c in joined):
             return "snippet scripts"
         if joined:
             return "other subprocesses"
@@ -133,7 +133,7 @@ class Timing:
         for row in self.rows.values():
             kinds[row["kind"]] += row["seconds"]
         return {"wall_seconds": round(time.perf_counter() - self.started, 1),
-                "workers": len({row["worker"] for row in self.rows.values()}) or 1,
+                "workers": len({row["worker"] for row in self.rows.values()} - {"main"}) or 1,
                 "kinds": {kind: round(kinds[kind], 1) for kind in KINDS if kinds[kind]},
                 "tests": sorted(({**row, "seconds": round(row["seconds"], 2)}
                                  for row in self.rows.values()),
