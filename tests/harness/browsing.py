@@ -41,8 +41,9 @@ def require_browser():
 class Visit:
     """One page in a fresh context, recording console errors and foreign requests."""
 
-    def __init__(self, browser, site_url, path, viewport="desktop"):
-        self.context = browser.new_context(viewport=VIEWPORTS[viewport], service_workers="block")
+    def __init__(self, browser, site_url, path, viewport="desktop", color_scheme="light"):
+        self.context = browser.new_context(viewport=VIEWPORTS[viewport], service_workers="block",
+                                           color_scheme=color_scheme)
         self.page = self.context.new_page()
         self.errors: list[str] = []
         self.foreign: list[str] = []
@@ -81,9 +82,15 @@ class QuietHandler(http.server.SimpleHTTPRequestHandler):
         pass
 
 
-def axe_scan(site: str, pages: list[str], scheme: str, width: str) -> dict:
+def axe_scan(site: str, pages: list[str], scheme: str, width: str, visits: bool = False) -> dict:
     """axe on every page in one Chromium (a worker process): the serious and
-    critical violations, and counts of the rest."""
+    critical violations, and counts of the rest.
+
+    visits=True (the light scheme) also does what test_browser's
+    test_page_loads_cleanly_and_offline checks, so that no page is loaded
+    twice in one scheme: each page in a fresh context, loaded to
+    networkidle, with its console errors, requests to other hosts (aborted),
+    visible title, overflow and a full-page screenshot, in "visits"."""
     from axe_playwright_python.sync_playwright import Axe
     from playwright.sync_api import sync_playwright
 
@@ -91,14 +98,27 @@ def axe_scan(site: str, pages: list[str], scheme: str, width: str) -> dict:
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     url = f"http://127.0.0.1:{server.server_address[1]}"
-    axe, failing, counts = Axe(), [], collections.Counter()
+    axe, failing, counts, seen = Axe(), [], collections.Counter(), {}
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=CHROMIUM, headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
-        page = browser.new_context(color_scheme=scheme, viewport=VIEWPORTS[width]).new_page()
+            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync"])
+        page = None if visits else browser.new_context(color_scheme=scheme,
+                                                       viewport=VIEWPORTS[width]).new_page()
         for path in pages:
-            page.goto(f"{url}/{path}", wait_until="load")
+            if visits:
+                visit = Visit(browser, url, path, width, color_scheme=scheme)
+                page = visit.page
+                seen[path] = {"h1": page.locator("h1").first.is_visible(),
+                              "overflow": page.evaluate(
+                                  "document.documentElement.scrollWidth - window.innerWidth")}
+                SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+                name = (path.strip("/").replace("/", "__") or "home") + f"--{width}.jpg"
+                # JPEG: half the time of a PNG of a long page, and good enough to read
+                page.screenshot(path=str(SCREENSHOTS / name), full_page=True, type="jpeg", quality=80)
+            else:
+                page.goto(f"{url}/{path}", wait_until="load")
             # violations in full; passes and the rest not listed (half the time, the same findings)
             for violation in axe.run(page, options={"resultTypes": ["violations"]}).response["violations"]:
                 counts[(violation["impact"], violation["id"])] += len(violation["nodes"])
@@ -108,6 +128,27 @@ def axe_scan(site: str, pages: list[str], scheme: str, width: str) -> dict:
                                    f"({violation['impact']}) on {len(violation['nodes'])} "
                                    f"element(s), e.g. {node['target']}: "
                                    f"{node.get('failureSummary', '').splitlines()[-1].strip()}")
+            if visits:
+                # what the page did until now, axe's run included
+                seen[path].update(errors=list(visit.errors), foreign=list(visit.foreign))
+                visit.context.close()
         browser.close()
     server.shutdown()
-    return {"failing": failing, "counts": counts}
+    return {"failing": failing, "counts": counts, "visits": seen}
+
+
+def site_scans(site: Path) -> dict:
+    """{(scheme, width): axe_scan(...)} of every page, light and dark, desktop
+    and phone, in two processes at once (each its own Chromium); the light
+    scans also visit each page as a reader would (axe_scan's visits)."""
+    import concurrent.futures
+    import multiprocessing
+
+    require_browser()
+    pages = site_pages(site)
+    runs = [(scheme, width) for scheme in ("light", "dark") for width in VIEWPORTS]
+    context = multiprocessing.get_context("spawn")
+    with concurrent.futures.ProcessPoolExecutor(2, mp_context=context) as pool:
+        futures = {run: pool.submit(axe_scan, str(site), pages, *run, run[0] == "light")
+                   for run in runs}
+        return {"pages": pages, **{run: future.result() for run, future in futures.items()}}

@@ -9,7 +9,7 @@ import threading
 
 import pytest
 
-from harness.browsing import CHROMIUM, QuietHandler, require_browser
+from harness.browsing import CHROMIUM, QuietHandler, require_browser, site_scans
 
 
 @pytest.fixture(scope="module")
@@ -36,3 +36,11 @@ def browser():
         )
         yield browser
         browser.close()
+
+
+@pytest.fixture(scope="session")
+def scans(built_site):
+    """Every page of the built site in Chromium, light and dark, desktop and
+    phone: axe-core's findings, and (light) what a reader's visit shows.
+    Once per session: the accessibility and the page-load tests read it."""
+    return site_scans(built_site)

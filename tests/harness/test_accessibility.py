@@ -5,35 +5,30 @@ from the keyboard; formulas carry their source for screen readers.
 
 axe-core comes from the pinned axe-playwright-python package (its
 axe.min.js, offline). The four scans (two schemes, two widths) run in two
-processes at once, each with its own Chromium. Moderate and minor findings
+processes at once, each with its own Chromium, once per run: the light
+ones also record what test_browser.py checks of each page (the
+``scans`` fixture, tests/harness/conftest.py). Moderate and minor findings
 are counted and printed at the end of the run, not failed.
 """
 
 from __future__ import annotations
 
 import collections
-import concurrent.futures
-import multiprocessing
 import re
 from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
 
-from harness.browsing import VIEWPORTS, Visit, axe_scan, require_browser, site_pages
+from harness.browsing import Visit
 
 FAILING = ("serious", "critical")
 
 
 @pytest.fixture(scope="module")
-def axe_results(built_site):
-    require_browser()
-    pages = site_pages(built_site)
-    runs = [(scheme, width) for scheme in ("light", "dark") for width in VIEWPORTS]
-    context = multiprocessing.get_context("spawn")
-    with concurrent.futures.ProcessPoolExecutor(2, mp_context=context) as pool:
-        futures = {run: pool.submit(axe_scan, str(built_site), pages, *run) for run in runs}
-        return len(pages), {run: future.result() for run, future in futures.items()}
+def axe_results(scans):
+    """(pages, {(scheme, width): scan}): harness/browsing.py's site_scans."""
+    return len(scans["pages"]), {run: scans[run] for run in scans if run != "pages"}
 
 
 def test_no_serious_or_critical_accessibility_violation(axe_results, pytestconfig):

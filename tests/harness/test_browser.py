@@ -3,7 +3,8 @@
 Every page loads with no console error and no request to another host; a
 content tab switches the code shown; math renders; a notebook page shows its
 executed outputs and images. A screenshot of every page (desktop and phone
-widths, JPEG) is saved under test-artifacts/screenshots/.
+widths, JPEG) is saved under test-artifacts/screenshots/. (The page loads
+are recorded by the light accessibility scans: the ``scans`` fixture.)
 
 Without Chromium these tests skip with a message, except under CI=true, where
 a missing browser is a failure.
@@ -30,18 +31,19 @@ def _pages():
 
 @pytest.mark.parametrize("viewport", VIEWPORTS)
 @pytest.mark.parametrize("path", _pages(), ids=lambda p: p or "home")
-def test_page_loads_cleanly_and_offline(browser, site_url, path, viewport):
-    with Visit(browser, site_url, path, viewport) as visit:
-        assert visit.page.locator("h1").first.is_visible(), "the page has no visible title"
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        name = (path.strip("/").replace("/", "__") or "home") + f"--{viewport}.jpg"
-        # JPEG: half the time of a PNG of a long page, and good enough to read
-        visit.page.screenshot(path=str(SCREENSHOTS / name), full_page=True, type="jpeg", quality=80)
-        assert not visit.foreign, f"requests to other hosts: {visit.foreign}"
-        assert not visit.errors, f"console errors: {visit.errors}"
-        # Nothing sticks out sideways on a phone: wide code and math scroll inside their boxes.
-        overflow = visit.page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
-        assert overflow <= 1, f"the page is {overflow}px wider than the screen"
+def test_page_loads_cleanly_and_offline(scans, path, viewport):
+    """Each page as a reader opens it (a fresh browser context, loaded until
+    the network is idle, a full-page screenshot): recorded by the light
+    accessibility scan of the same width, so no page is loaded twice
+    (harness/browsing.py's axe_scan, visits=True)."""
+    assert path in scans["pages"], f"{path} was not built"
+    visit = scans[("light", viewport)]["visits"][path]
+    assert visit["h1"], "the page has no visible title"
+    assert (SCREENSHOTS / ((path.strip("/").replace("/", "__") or "home") + f"--{viewport}.jpg")).is_file()
+    assert not visit["foreign"], f"requests to other hosts: {visit['foreign']}"
+    assert not visit["errors"], f"console errors: {visit['errors']}"
+    # Nothing sticks out sideways on a phone: wide code and math scroll inside their boxes.
+    assert visit["overflow"] <= 1, f"the page is {visit['overflow']}px wider than the screen"
 
 
 VISIBLE_CODE = """set => [...set.querySelectorAll('pre code')]
