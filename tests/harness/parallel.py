@@ -90,9 +90,8 @@ class Parallel:
 
             torch.set_num_threads(threads)
         else:
-            given = os.environ.get("COURSE_TEST_RUN_DIR")   # a nested run may share its parent's
-            config.course_run_dir = Path(given) if given else Path(tempfile.mkdtemp(prefix="course-run-"))
-            self.owner = not given
+            config.course_run_dir = Path(tempfile.mkdtemp(prefix="course-run-"))
+            self.owner = True
 
     def pytest_configure_node(self, node):
         """(xdist, in the controller) what each worker is told at its start."""
