@@ -44,11 +44,12 @@ class CoverageRecorder:
 
     def run_script(self, module: str, timeout: float = 300) -> tuple[int, str, str]:
         """(exit status, stdout, stderr) of `python -m module` under coverage:
-        forked from a zygote that imported torch once (harness/zygote.py),
-        or a fresh interpreter where there is no fork or COURSE_ZYGOTE=0."""
+        forked from a zygote that imported torch once (harness/zygote.py) on
+        Linux, or a fresh interpreter elsewhere (macOS forbids a fork after
+        its frameworks started; Windows has none) or with COURSE_ZYGOTE=0."""
         import subprocess
 
-        if not hasattr(os, "fork") or os.environ.get("COURSE_ZYGOTE") == "0":
+        if not sys.platform.startswith("linux") or os.environ.get("COURSE_ZYGOTE") == "0":
             done = subprocess.run(self.script_command(module), cwd=ROOT, capture_output=True,
                                   text=True, timeout=timeout)
             return done.returncode, done.stdout, done.stderr

@@ -12,8 +12,9 @@ torch operation itself, so the children start with no thread pool to
 inherit.
 
 Protocol: one JSON line in, ``[module, data_file, out_path, err_path]``;
-one JSON line out, the exit status. Where there is no fork (Windows, or
-COURSE_ZYGOTE=0), the tests start a fresh interpreter for each module
+one JSON line out, the exit status. Off Linux (macOS does not allow a
+fork once its frameworks have started; Windows has no fork), or with
+COURSE_ZYGOTE=0, the tests start a fresh interpreter for each module
 instead (tests/support.py: CoverageRecorder.run_script).
 """
 
