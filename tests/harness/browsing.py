@@ -82,6 +82,14 @@ class QuietHandler(http.server.SimpleHTTPRequestHandler):
         pass
 
 
+# Resolves when every finite CSS animation and transition has ended (at most 3 s)
+SETTLED = """() => Promise.race([
+    Promise.all(document.getAnimations()
+        .filter(a => isFinite(a.effect?.getComputedTiming().endTime))
+        .map(a => a.finished.catch(() => null))),
+    new Promise(done => setTimeout(done, 3000))])"""
+
+
 def axe_scan(site: str, pages: list[str], scheme: str, width: str, visits: bool = False) -> dict:
     """axe on every page in one Chromium (a worker process): the serious and
     critical violations, and counts of the rest.
@@ -119,6 +127,8 @@ def axe_scan(site: str, pages: list[str], scheme: str, width: str, visits: bool 
                 page.screenshot(path=str(SCREENSHOTS / name), full_page=True, type="jpeg", quality=80)
             else:
                 page.goto(f"{url}/{path}", wait_until="load")
+            # a colour caught halfway through a transition (a tab fading in) is not the page's colour
+            page.evaluate(SETTLED)
             # violations in full; passes and the rest not listed (half the time, the same findings)
             for violation in axe.run(page, options={"resultTypes": ["violations"]}).response["violations"]:
                 counts[(violation["impact"], violation["id"])] += len(violation["nodes"])
