@@ -46,17 +46,16 @@ class Case:
     amp: bool = False              # bfloat16 autocast on CUDA
 
 
-def gan_ring(device):
-    from genai.gans.gan import Discriminator, Generator, g_loss_nonsaturating, d_loss_gan, ring_of_gaussians
+def _gan(g, d, data, z_all, opt_d):
+    """The generator's loss at a step, after one step of the discriminator
+    (which has its own optimizer: the generator's is run()'s)."""
+    from genai.gans.gan import d_loss_gan, g_loss_nonsaturating
 
-    torch.manual_seed(0)
-    g, d = Generator(2, 2).to(device), Discriminator(2).to(device)
-    data = ring_of_gaussians(2048, seed=0).to(device)
-    z_all = torch.randn(STEPS + 1, 256, 2, generator=torch.Generator().manual_seed(1)).to(device)
-    opt_d = torch.optim.Adam(d.parameters(), lr=1e-3)
+    batch = z_all.shape[1]
 
     def loss(step):
-        real = data[(step * 256) % 2048:(step * 256) % 2048 + 256]
+        start = (step * batch) % len(data)
+        real = data[start:start + batch]
         fake = g(z_all[step])
         loss_d = d_loss_gan(d(real), d(fake.detach()))
         opt_d.zero_grad()
@@ -67,25 +66,24 @@ def gan_ring(device):
     return list(g.parameters()), loss, True   # adversarial: the loss need not fall
 
 
+def gan_ring(device):
+    from genai.gans.gan import Discriminator, Generator, ring_of_gaussians
+
+    torch.manual_seed(0)
+    g, d = Generator(2, 2).to(device), Discriminator(2).to(device)
+    data = ring_of_gaussians(2048, seed=0).to(device)
+    z_all = torch.randn(STEPS + 1, 256, 2, generator=torch.Generator().manual_seed(1)).to(device)
+    return _gan(g, d, data, z_all, torch.optim.Adam(d.parameters(), lr=1e-3))
+
+
 def gan_digits(device):
-    from genai.gans.gan import ConvDiscriminator, ConvGenerator, d_loss_gan, g_loss_nonsaturating, load_digits_tensor
+    from genai.gans.gan import ConvDiscriminator, ConvGenerator, load_digits_tensor
 
     torch.manual_seed(0)
     g, d = ConvGenerator(16).to(device), ConvDiscriminator().to(device)
     data = load_digits_tensor().to(device)[:1024]
     z_all = torch.randn(STEPS + 1, 128, 16, generator=torch.Generator().manual_seed(1)).to(device)
-    opt_d = torch.optim.Adam(d.parameters(), lr=2e-4, betas=(0.5, 0.999))
-
-    def loss(step):
-        real = data[(step * 128) % 1024:(step * 128) % 1024 + 128]
-        fake = g(z_all[step])
-        loss_d = d_loss_gan(d(real), d(fake.detach()))
-        opt_d.zero_grad()
-        loss_d.backward()
-        opt_d.step()
-        return g_loss_nonsaturating(d(fake))
-
-    return list(g.parameters()), loss, True
+    return _gan(g, d, data, z_all, torch.optim.Adam(d.parameters(), lr=2e-4, betas=(0.5, 0.999)))
 
 
 def _diffusion(device, data, config):
