@@ -57,12 +57,6 @@ def is_controller(config) -> bool:
     return not is_worker(config) and config.getoption("dist", "no") != "no"
 
 
-def workers(config) -> int:
-    if is_worker(config):
-        return int(config.workerinput["workercount"])
-    return max(1, int(config.getoption("numprocesses", 0) or 1)) if is_controller(config) else 1
-
-
 def cpu_count() -> int:
     try:
         return len(os.sched_getaffinity(0))
@@ -84,7 +78,7 @@ class Parallel:
                                 "workers (no module fixture to share)")
         if is_worker(config):
             config.course_run_dir = Path(config.workerinput["course_run_dir"])
-            threads = max(1, cpu_count() // workers(config))
+            threads = max(1, cpu_count() // int(config.workerinput["workercount"]))
             os.environ["OMP_NUM_THREADS"] = str(threads)
             import torch
 

@@ -20,6 +20,7 @@ import collections
 import json
 import os
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -80,7 +81,7 @@ class Timing:
     def pytest_runtest_protocol(self, item, nextitem):
         self.watch = _Watch()
         hook = None
-        if "torch" in __import__("sys").modules:
+        if "torch" in sys.modules:   # (a test that never imported torch took no step)
             from torch.optim.optimizer import register_optimizer_step_post_hook
             hook = register_optimizer_step_post_hook(self._count_step)
         try:
