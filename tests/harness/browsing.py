@@ -41,7 +41,8 @@ def require_browser():
 class Visit:
     """One page in a fresh context, recording console errors and foreign requests."""
 
-    def __init__(self, browser, site_url, path, viewport="desktop", color_scheme="light"):
+    def __init__(self, browser, site_url, path, viewport="desktop", color_scheme="light",
+                 search_index: str | None = None):
         self.context = browser.new_context(viewport=VIEWPORTS[viewport], service_workers="block",
                                            color_scheme=color_scheme)
         self.page = self.context.new_page()
@@ -54,6 +55,8 @@ class Visit:
             if url.scheme in ("http", "https", "ws", "wss") and url.netloc != host:
                 self.foreign.append(route.request.url)
                 route.abort()
+            elif search_index is not None and url.path == SEARCH_INDEX:
+                route.fulfill(body=search_index, content_type="application/json")
             else:
                 route.continue_()
 
@@ -75,6 +78,21 @@ def site_pages(built_site: Path) -> list[str]:
         rel = index.parent.relative_to(built_site).as_posix()
         pages.append("" if rel == "." else rel + "/")
     return pages
+
+
+SEARCH_INDEX = "/search/search_index.json"
+
+
+def empty_search_index(site: Path) -> str:
+    """The site's search index with no entries: the same configuration, for
+    the worker that every page starts. Building the real index (700 kB, each
+    page load) took a second of CPU per page scanned; the search dialog is
+    closed while a page is scanned, so the index changes nothing axe or a
+    visit sees. One test searches the real index (test_browser.py)."""
+    import json
+
+    index = json.loads((site / SEARCH_INDEX.lstrip("/")).read_text(encoding="utf-8"))
+    return json.dumps({"config": index["config"], "docs": []})
 
 
 class QuietHandler(http.server.SimpleHTTPRequestHandler):
@@ -138,11 +156,15 @@ def axe_scan(site: str, pages: list[str], scheme: str, width: str, visits: bool 
             executable_path=CHROMIUM, headless=True,
             args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync"])
-        page = None if visits else browser.new_context(color_scheme=scheme,
-                                                       viewport=VIEWPORTS[width]).new_page()
+        index = empty_search_index(Path(site))
+        page = None
+        if not visits:
+            page = browser.new_context(color_scheme=scheme, viewport=VIEWPORTS[width]).new_page()
+            page.route(f"{url}{SEARCH_INDEX}",
+                       lambda route: route.fulfill(body=index, content_type="application/json"))
         for path in pages:
             if visits:
-                visit = Visit(browser, url, path, width, color_scheme=scheme)
+                visit = Visit(browser, url, path, width, color_scheme=scheme, search_index=index)
                 page = visit.page
                 seen[path] = {"h1": page.locator("h1").first.is_visible(),
                               "overflow": page.evaluate(

@@ -2,7 +2,7 @@
 
 Every page loads with no console error and no request to another host; a
 content tab switches the code shown; math renders; a notebook page shows its
-executed outputs and images. A screenshot of every page (desktop and phone
+executed outputs and images; the search finds a page. A screenshot of every page (desktop and phone
 widths, JPEG) is saved under test-artifacts/screenshots/. (The page loads
 are recorded by the light accessibility scans: the ``scans`` fixture.)
 
@@ -44,6 +44,23 @@ def test_page_loads_cleanly_and_offline(scans, path, viewport):
     assert not visit["errors"], f"console errors: {visit['errors']}"
     # Nothing sticks out sideways on a phone: wide code and math scroll inside their boxes.
     assert visit["overflow"] <= 1, f"the page is {visit['overflow']}px wider than the screen"
+
+
+def test_search_finds_a_page_from_the_real_index(browser, site_url):
+    """The scans give their pages an empty index (harness/browsing.py); here
+    the real one loads, and a search from another chapter finds the page."""
+    import re
+
+    from playwright.sync_api import expect
+
+    with Visit(browser, site_url, "gans/") as visit:
+        visit.page.keyboard.press("/")                 # Material's shortcut to the search box
+        box = visit.page.locator("input[name=query]")
+        expect(box).to_be_focused()
+        box.press_sequentially("LoRA adapters")       # as typed: Material searches on keyup
+        first = visit.page.locator(".md-search-result__item > a").first
+        expect(first).to_have_attribute("href", re.compile(r"/llm/lora/"), timeout=20_000)
+        assert not visit.errors and not visit.foreign
 
 
 VISIBLE_CODE = """set => [...set.querySelectorAll('pre code')]
