@@ -11,6 +11,7 @@ import functools
 import http.server
 import os
 import shutil
+import sys
 import threading
 from pathlib import Path
 from urllib.parse import urlparse
@@ -38,16 +39,27 @@ def require_browser():
         pytest.skip(f"browser tests skipped: {missing}")
 
 
-class Visit:
-    """One page in a fresh context, recording console errors and foreign requests."""
+class Tab:
+    """A browser tab on the site that records console errors and every
+    request to another host (aborted). open(path) loads a page in it as a
+    first-time reader sees it: no HTTP cache (turned off), and nothing that
+    an earlier page of this tab stored (cookies, local and session storage:
+    cleared). That is a fresh browser context but for the renderer process,
+    which a new context would start again for every page, at a second of
+    CPU each. search_index: the text to serve as the site's search index
+    (empty_search_index), or None for the real one."""
 
-    def __init__(self, browser, site_url, path, viewport="desktop", color_scheme="light",
+    def __init__(self, browser, site_url, viewport="desktop", color_scheme="light",
                  search_index: str | None = None):
+        self.site_url = site_url
         self.context = browser.new_context(viewport=VIEWPORTS[viewport], service_workers="block",
                                            color_scheme=color_scheme)
         self.page = self.context.new_page()
+        self.cdp = self.context.new_cdp_session(self.page)
+        self.cdp.send("Network.setCacheDisabled", {"cacheDisabled": True})
         self.errors: list[str] = []
         self.foreign: list[str] = []
+        self.opened = 0
         host = urlparse(site_url).netloc
 
         def route(route):
@@ -63,13 +75,34 @@ class Visit:
         self.page.route("**/*", route)
         self.page.on("console", lambda msg: msg.type == "error" and self.errors.append(msg.text))
         self.page.on("pageerror", lambda exc: self.errors.append(str(exc)))
-        self.page.goto(f"{site_url}/{path}", wait_until="networkidle")
+
+    def open(self, path: str, wait_until: str = "networkidle"):
+        if self.opened:
+            self.page.goto("about:blank")            # the last page's unload handlers run here
+            self.cdp.send("Storage.clearDataForOrigin",
+                          {"origin": self.site_url, "storageTypes": "all"})
+        self.opened += 1
+        self.errors, self.foreign = [], []
+        self.page.goto(f"{self.site_url}/{path}", wait_until=wait_until)
+        return self
+
+    def close(self):
+        self.context.close()
+
+
+class Visit(Tab):
+    """One page in a fresh context (a context manager)."""
+
+    def __init__(self, browser, site_url, path, viewport="desktop", color_scheme="light",
+                 search_index: str | None = None):
+        super().__init__(browser, site_url, viewport, color_scheme, search_index)
+        self.open(path)
 
     def __enter__(self):
         return self
 
     def __exit__(self, *exc):
-        self.context.close()
+        self.close()
 
 
 def site_pages(built_site: Path) -> list[str]:
@@ -98,6 +131,21 @@ def empty_search_index(site: Path) -> str:
 class QuietHandler(http.server.SimpleHTTPRequestHandler):
     def log_message(self, *args):
         pass
+
+
+class QuietServer(http.server.ThreadingHTTPServer):
+    """A page left before it loaded (the next one opened) drops its requests: not an error."""
+
+    def handle_error(self, request, client_address):
+        if not isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
+            super().handle_error(request, client_address)
+
+
+def serve(site) -> tuple[QuietServer, str]:
+    """The built site on localhost, in a thread: (server, its URL)."""
+    server = QuietServer(("127.0.0.1", 0), functools.partial(QuietHandler, directory=str(site)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}"
 
 
 # Resolves when every finite CSS animation and transition has ended (at most 3 s)
@@ -140,32 +188,24 @@ def axe_scan(site: str, pages: list[str], scheme: str, width: str, visits: bool 
 
     visits=True (the light scheme) also does what test_browser's
     test_page_loads_cleanly_and_offline checks, so that no page is loaded
-    twice in one scheme: each page in a fresh context, loaded to
-    networkidle, with its console errors, requests to other hosts (aborted),
+    twice in one scheme: each page as a first-time reader opens it (Tab),
+    loaded to networkidle, with its console errors, requests to other hosts (aborted),
     visible title, overflow and a full-page screenshot, in "visits"."""
     from axe_playwright_python.sync_playwright import Axe
     from playwright.sync_api import sync_playwright
 
-    handler = functools.partial(QuietHandler, directory=site)
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    url = f"http://127.0.0.1:{server.server_address[1]}"
+    server, url = serve(site)
     axe, failing, counts, seen = Axe(), [], collections.Counter(), {}
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=CHROMIUM, headless=True,
             args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync"])
-        index = empty_search_index(Path(site))
-        page = None
-        if not visits:
-            page = browser.new_context(color_scheme=scheme, viewport=VIEWPORTS[width]).new_page()
-            page.route(f"{url}{SEARCH_INDEX}",
-                       lambda route: route.fulfill(body=index, content_type="application/json"))
+        tab = Tab(browser, url, width, scheme, search_index=empty_search_index(Path(site)))
+        page = tab.page
         for path in pages:
             if visits:
-                visit = Visit(browser, url, path, width, color_scheme=scheme, search_index=index)
-                page = visit.page
+                tab.open(path)
                 seen[path] = {"h1": page.locator("h1").first.is_visible(),
                               "overflow": page.evaluate(
                                   "document.documentElement.scrollWidth - window.innerWidth")}
@@ -174,7 +214,7 @@ def axe_scan(site: str, pages: list[str], scheme: str, width: str, visits: bool 
                 # JPEG: half the time of a PNG of a long page, and good enough to read
                 page.screenshot(path=str(SCREENSHOTS / name), full_page=True, type="jpeg", quality=80)
             else:
-                page.goto(f"{url}/{path}", wait_until="load")
+                tab.open(path, wait_until="load")
             # a colour caught halfway through a transition (a tab fading in) is not the page's colour
             page.evaluate(SETTLED)
             page.evaluate(SAME_STYLE_TOKENS)
@@ -189,8 +229,8 @@ def axe_scan(site: str, pages: list[str], scheme: str, width: str, visits: bool 
                                    f"{node.get('failureSummary', '').splitlines()[-1].strip()}")
             if visits:
                 # what the page did until now, axe's run included
-                seen[path].update(errors=list(visit.errors), foreign=list(visit.foreign))
-                visit.context.close()
+                seen[path].update(errors=list(tab.errors), foreign=list(tab.foreign))
+        tab.close()
         browser.close()
     server.shutdown()
     return {"failing": failing, "counts": counts, "visits": seen}

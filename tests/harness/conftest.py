@@ -3,22 +3,15 @@ one headless Chromium per module."""
 
 from __future__ import annotations
 
-import functools
-import http.server
-import threading
-
 import pytest
 
-from harness.browsing import CHROMIUM, QuietHandler, require_browser, site_scans
+from harness.browsing import CHROMIUM, require_browser, serve, site_scans
 
 
 @pytest.fixture(scope="module")
 def site_url(built_site):
-    handler = functools.partial(QuietHandler, directory=str(built_site))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server, url = serve(built_site)
+    yield url
     server.shutdown()
 
 

@@ -46,6 +46,26 @@ def test_page_loads_cleanly_and_offline(scans, path, viewport):
     assert visit["overflow"] <= 1, f"the page is {visit['overflow']}px wider than the screen"
 
 
+def test_a_tab_opens_each_page_as_a_first_time_reader(browser, site_url):
+    """The scans open page after page in one Tab (harness/browsing.py): the
+    next page must see nothing the last one stored, and no cached file."""
+    from harness.browsing import Tab
+
+    tab = Tab(browser, site_url)
+    try:
+        tab.open("gans/", wait_until="load")
+        tab.page.evaluate("""() => { localStorage.setItem('left', '1');
+            sessionStorage.setItem('left', '1'); document.cookie = 'left=1; path=/'; }""")
+        tab.open("diffusion/", wait_until="load")
+        assert tab.page.evaluate("""() => [localStorage.getItem('left'),
+            sessionStorage.getItem('left'), document.cookie.includes('left')]""") == [None, None, False]
+        fetched = tab.page.evaluate("""() => performance.getEntriesByType('resource')
+            .filter(e => e.name.endsWith('.css')).map(e => e.transferSize)""")
+        assert fetched and all(size > 0 for size in fetched), f"CSS from the cache: {fetched}"
+    finally:
+        tab.close()
+
+
 def test_search_finds_a_page_from_the_real_index(browser, site_url):
     """The scans give their pages an empty index (harness/browsing.py); here
     the real one loads, and a search from another chapter finds the page."""
