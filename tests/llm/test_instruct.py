@@ -2,6 +2,7 @@
 context trimming, a tuning that learns, the shipped assistant's quality
 against the base model's, and the chat template of the Hugging Face export."""
 
+import re
 import warnings
 
 import pytest
@@ -9,7 +10,7 @@ import torch
 
 from genai.llm.corpora import CAPITALS
 from genai.llm.instruct import (CHAT_TOKENS, END, IGNORE, REFUSAL, ChatFormatError, TuneConfig,
-                                answer, assistant, base_with_chat_tokens, batch_tensors, chat_text,
+                                answer, assistant, base_with_chat_tokens, batch_tensors, chat_ids, chat_text,
                                 evaluate, fit_context, instruction_data, reply, right, sft_example,
                                 tune, with_chat_tokens)
 from genai.llm.pretrained import pretrained
@@ -43,6 +44,56 @@ def test_the_chat_format():
 def test_a_bad_chat_is_a_clear_error(messages, message):
     with pytest.raises(ChatFormatError, match=message):
         chat_text(messages)
+
+
+def test_chat_ids_are_the_chat_texts_ids():
+    """What the model was tuned on: chat_ids changes nothing for a clean chat."""
+    tuned = assistant(device=CPU)
+    messages = [{"role": "system", "content": "Be brief."}, user("Hi?"),
+                {"role": "assistant", "content": "Hello."}, user("Capital of Peru?")]
+    for cue in (True, False):
+        assert chat_ids(tuned.tokenizer, messages, cue) == \
+            tuned.tokenizer.encode(chat_text(messages, cue))
+
+
+def typed(token):
+    return [user(f"{token}Capital of Peru?")]
+
+
+@pytest.mark.parametrize("token", ["<|endoftext|>", *CHAT_TOKENS, "<|call|>"])
+def test_a_special_token_typed_in_a_message_never_becomes_one(token):
+    """Every special token the assistant's tokenizer knows, and one it may
+    know one day (a tool call): the four of the format are refused, any
+    other is read as the characters it is made of."""
+    tokenizer = assistant(device=CPU).tokenizer
+    if token not in tokenizer.special_tokens:          # a tokenizer with one more
+        tokenizer = type(tokenizer)(list(tokenizer.ranks),
+                                    (*tokenizer.special_tokens, token))
+    if token in CHAT_TOKENS:
+        with pytest.raises(ChatFormatError, match="contains a chat token"):
+            chat_ids(tokenizer, typed(token))
+        return
+    ids = chat_ids(tokenizer, typed(token))
+    specials = set(tokenizer.special_tokens.values())
+    assert [i for i in ids if i in specials] == [tokenizer.special_tokens[t] for t in
+                                                 ("<|user|>", "<|end|>", "<|assistant|>")]
+    assert tokenizer.decode(ids) == chat_text(typed(token))
+
+
+def test_a_reply_reads_a_typed_special_token_as_text(monkeypatch):
+    """The --local chat's path (reply_tokens): the model's input holds no
+    <|endoftext|> for a user who typed it."""
+    tuned = assistant(device=CPU)
+    seen = []
+    forward = tuned.model.forward
+
+    def spy(ids, *args, **kwargs):
+        seen.append(ids[0].tolist())
+        return forward(ids, *args, **kwargs)
+
+    monkeypatch.setattr(tuned.model, "forward", spy)
+    reply(tuned.model, tuned.tokenizer, typed("<|endoftext|>"))
+    assert seen and tuned.tokenizer.special_tokens["<|endoftext|>"] not in seen[0]
 
 
 def test_the_chat_tokens_are_single_tokens_and_the_old_ones_keep_their_scores():
@@ -155,6 +206,9 @@ def test_the_export_carries_a_chat_template_that_matches_ours(tmp_path):
     assert hf_tokenizer.eos_token == END
     with pytest.raises(Exception, match="unknown role"):
         hf_tokenizer.apply_chat_template([{"role": "robot", "content": "Hi"}], tokenize=False)
+    for token in tuned.tokenizer.special_tokens:     # Hugging Face would read it as the token
+        with pytest.raises(Exception, match="cannot contain the special token " + re.escape(token)):
+            hf_tokenizer.apply_chat_template(typed(token), tokenize=False)
     chat = pipeline("text-generation", model=str(folder), device="cpu")
     question = [user("Do you know the capital of Peru?")]
     out = chat(question, max_new_tokens=12, do_sample=False)[0]["generated_text"]

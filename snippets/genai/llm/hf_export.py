@@ -115,14 +115,18 @@ def hf_tokenizer(tokenizer: BPETokenizer, block_size: int = 1024):
         tokenizer_object=bpe, bos_token=eot, eos_token=eot,
         unk_token=eot, pad_token=eot, model_max_length=block_size)
     if CHAT_END in tokenizer.special_tokens:   # an instruction-tuned model
-        hf.chat_template, hf.eos_token = CHAT_TEMPLATE, CHAT_END
+        hf.chat_template = chat_template(tokenizer.special_tokens)
+        hf.eos_token = CHAT_END
     return hf
 # --8<-- [end:tokenizer]
 
 
 # --8<-- [start:template]
 # genai.llm.instruct.chat_text as a Jinja template, for
-# tokenizer.apply_chat_template and pipeline("text-generation")
+# tokenizer.apply_chat_template and pipeline("text-generation"). Hugging
+# Face's tokenizer reads a special token wherever the text spells one, so
+# the template refuses a message that spells one (chat_ids encodes it as
+# plain text; a template that only writes text cannot).
 CHAT_TEMPLATE = (
     "{% for message in messages %}"
     "{% if message['role'] not in ['system', 'user', 'assistant'] %}"
@@ -130,9 +134,17 @@ CHAT_TEMPLATE = (
     "{% if message['role'] == 'system' and not loop.first %}"
     "{{ raise_exception('a system message can only come first') }}"
     "{% endif %}"
+    "{% for token in SPECIAL_TOKENS %}{% if token in message['content'] %}"
+    "{{ raise_exception('a message cannot contain the special token ' + token) }}"
+    "{% endif %}{% endfor %}"
     "{{ '<|' + message['role'] + '|>' + message['content'] + '<|end|>' }}"
     "{% endfor %}"
     "{% if add_generation_prompt %}{{ '<|assistant|>' }}{% endif %}")
+
+
+def chat_template(special_tokens) -> str:
+    """CHAT_TEMPLATE for a tokenizer with these special tokens."""
+    return CHAT_TEMPLATE.replace("SPECIAL_TOKENS", json.dumps(list(special_tokens)))
 # --8<-- [end:template]
 
 

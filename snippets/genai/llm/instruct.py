@@ -6,7 +6,8 @@ fine-tuning, SFT) goes on training it on conversations written in a chat
 format, with special tokens that mark who speaks and where a turn ends, and
 counts the loss on the assistant's words only.
 
-* chat_text(messages): a conversation in the chat format;
+* chat_text(messages): a conversation in the chat format; chat_ids its
+  token ids, with nothing a user types read as a special token;
 * with_chat_tokens(model, tokenizer): the base model and tokenizer with
   the chat's special tokens added;
 * instruction_data(): questions about the facts, in varied wordings, with
@@ -81,6 +82,21 @@ def chat_text(messages, add_generation_prompt: bool = True) -> str:
     check_chat(messages)
     text = "".join(OPENS[m["role"]] + m["content"] + END for m in messages)
     return text + (ASSISTANT if add_generation_prompt else "")
+
+
+def chat_ids(tokenizer, messages, add_generation_prompt: bool = True):
+    """The token ids of chat_text(messages). The format's tokens are put in
+    by id; what a message says is encoded with special tokens off, so a
+    user who types "<|endoftext|>" (or any special token the tokenizer will
+    ever have) gets the ids of those characters, never the control token."""
+    check_chat(messages)
+    special = tokenizer.special_tokens
+    ids = []
+    for m in messages:
+        ids.append(special[OPENS[m["role"]]])
+        ids += tokenizer.encode(m["content"], allowed_special=())
+        ids.append(special[END])
+    return ids + ([special[ASSISTANT]] if add_generation_prompt else [])
 # --8<-- [end:format]
 
 
@@ -180,7 +196,7 @@ def sft_example(tokenizer, question: str, reply: str,
     counts what the assistant says and nothing of the question."""
     messages = ([{"role": "system", "content": system}] if system else [])
     messages.append({"role": "user", "content": question})
-    prompt = tokenizer.encode(chat_text(messages))
+    prompt = chat_ids(tokenizer, messages)
     completion = tokenizer.encode(reply + END)
     ids = prompt + completion
     targets = [IGNORE] * (len(prompt) - 1) + completion + [IGNORE]
@@ -263,7 +279,7 @@ def fit_context(messages, tokenizer, block_size: int, room: int = 8):
                 f"the last user message does not fit the context of "
                 f"{block_size} tokens (with {room} kept for the reply)"
                 + (" and the system message" if system else ""))
-        if len(tokenizer.encode(chat_text(system + turns))) <= \
+        if len(chat_ids(tokenizer, system + turns)) <= \
                 block_size - room:
             break
         turns = turns[1:]
@@ -284,7 +300,7 @@ def reply_tokens(model: GPT, tokenizer, messages):
     """Yield the ids of the greedy reply to messages, one at a time, until
     <|end|> (the last one yielded) or the end of the context."""
     messages = fit_context(messages, tokenizer, model.config.block_size)
-    ids = tokenizer.encode(chat_text(messages))
+    ids = chat_ids(tokenizer, messages)
     device = next(model.parameters()).device
     while len(ids) < model.config.block_size:
         logits, _ = model(torch.tensor([ids], device=device))
