@@ -47,16 +47,20 @@ class Tab:
     cleared). That is a fresh browser context but for the renderer process,
     which a new context would start again for every page, at a second of
     CPU each. search_index: the text to serve as the site's search index
-    (empty_search_index), or None for the real one."""
+    (empty_search_index), or None for the real one. first_visits=False
+    keeps the cache and storage (axe alone, where only the page's look
+    matters)."""
 
     def __init__(self, browser, site_url, viewport="desktop", color_scheme="light",
-                 search_index: str | None = None):
+                 search_index: str | None = None, first_visits: bool = True):
         self.site_url = site_url
         self.context = browser.new_context(viewport=VIEWPORTS[viewport], service_workers="block",
                                            color_scheme=color_scheme)
         self.page = self.context.new_page()
         self.cdp = self.context.new_cdp_session(self.page)
-        self.cdp.send("Network.setCacheDisabled", {"cacheDisabled": True})
+        self.first_visits = first_visits
+        if first_visits:
+            self.cdp.send("Network.setCacheDisabled", {"cacheDisabled": True})
         self.errors: list[str] = []
         self.foreign: list[str] = []
         self.opened = 0
@@ -77,7 +81,7 @@ class Tab:
         self.page.on("pageerror", lambda exc: self.errors.append(str(exc)))
 
     def open(self, path: str, wait_until: str = "networkidle"):
-        if self.opened:
+        if self.opened and self.first_visits:
             self.page.goto("about:blank")            # the last page's unload handlers run here
             self.cdp.send("Storage.clearDataForOrigin",
                           {"origin": self.site_url, "storageTypes": "all"})
@@ -201,7 +205,8 @@ def axe_scan(site: str, pages: list[str], scheme: str, width: str, visits: bool 
             executable_path=CHROMIUM, headless=True,
             args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync"])
-        tab = Tab(browser, url, width, scheme, search_index=empty_search_index(Path(site)))
+        tab = Tab(browser, url, width, scheme, search_index=empty_search_index(Path(site)),
+                  first_visits=visits)
         page = tab.page
         for path in pages:
             if visits:
