@@ -11,7 +11,8 @@ import torch
 from genai.llm.corpora import CAPITALS
 from genai.llm.instruct import (CHAT_TOKENS, END, IGNORE, REFUSAL, ChatFormatError, TuneConfig,
                                 answer, assistant, base_with_chat_tokens, batch_tensors, chat_ids, chat_text,
-                                evaluate, fit_context, instruction_data, reply, right, sft_example,
+                                evaluate, fit_context, instruction_data, replies, reply, right,
+                                sft_example,
                                 tune, with_chat_tokens)
 from genai.llm.pretrained import pretrained
 
@@ -214,3 +215,18 @@ def test_the_export_carries_a_chat_template_that_matches_ours(tmp_path):
     out = chat(question, max_new_tokens=12, do_sample=False)[0]["generated_text"]
     assert out[-1] == {"role": "assistant",
                        "content": reply(tuned.model, tuned.tokenizer, question)[0]}
+
+
+def test_replies_computed_together_are_each_question_asked_alone():
+    """evaluate's batches (chats of one length at once) give every question
+    exactly the reply it gets alone: the tuned model, which ends its
+    replies, and the base, which runs on to the end of the context (every
+    eighth held-out question: all four wordings, chats of every length)."""
+    questions = [question for question, _, _ in instruction_data(held_out=True)][::8]
+    tuned = assistant()
+    base, tokenizer = base_with_chat_tokens()
+    for model, tok in [(tuned.model, tuned.tokenizer), (base, tokenizer)]:
+        together = replies(model, tok, questions)
+        assert together == [reply(model, tok, [user(q)]) for q in questions]
+        assert len({len(chat_ids(tok, [user(q)])) for q in questions}) > 3
+    assert replies(tuned.model, tuned.tokenizer, []) == []

@@ -329,13 +329,43 @@ def right(text: str, kind: str) -> bool:
 
 
 # --8<-- [start:evaluate]
+@torch.no_grad()
+def replies(model: GPT, tokenizer, questions) -> list[tuple[str, bool]]:
+    """reply() to each question alone, computed together: the chats of one
+    length go through the model as one batch, a token a step, so that 256
+    questions cost the forward passes of a few. The model is causal, so a
+    row never sees another; each row's tokens are what reply() gives."""
+    end = tokenizer.special_tokens.get(END)
+    block = model.config.block_size
+    device = next(model.parameters()).device
+    chats = [chat_ids(tokenizer, fit_context([{"role": "user", "content": q}],
+                                             tokenizer, block))
+             for q in questions]
+    answers = [None] * len(chats)
+    for length in sorted({len(ids) for ids in chats}):
+        rows = [i for i, ids in enumerate(chats) if len(ids) == length]
+        ids = torch.tensor([chats[i] for i in rows], device=device)
+        new, done = [[] for _ in rows], [False] * len(rows)
+        while ids.shape[1] < block and not all(done):
+            logits, _ = model(ids)
+            tokens = logits[:, -1].argmax(-1)
+            for j, token in enumerate(tokens.tolist()):
+                if not done[j]:
+                    new[j].append(token)
+                    done[j] = token == end
+            ids = torch.cat([ids, tokens[:, None]], dim=1)
+        for i, tokens, ended in zip(rows, new, done):
+            answers[i] = (tokenizer.decode(tokens[:-1] if ended else tokens),
+                          ended)
+    return answers
+
+
 def evaluate(model: GPT, tokenizer, rows) -> dict:
     """Accuracy and the share of replies that end with <|end|>, over
     (question, reply, kind) rows, with the average reply length."""
     scores = {"right": 0, "ended": 0, "verbose": 0, "words": 0}
-    for question, _, kind in rows:
-        text, ended = reply(model, tokenizer,
-                            [{"role": "user", "content": question}])
+    answers = replies(model, tokenizer, [question for question, _, _ in rows])
+    for (_, _, kind), (text, ended) in zip(rows, answers):
         scores["right"] += right(text, kind)
         scores["ended"] += ended
         scores["verbose"] += " is a city in " in text
