@@ -174,16 +174,15 @@ def build_parser():
 
 
 def demo():
-    """No arguments: 'draw a 7' with a model trained for 300 steps."""
+    """No arguments: 'draw a 7' with the course's digits model."""
     import tempfile
 
     from genai.diffusion.digits import DigitJudge
 
-    print('Demo: "draw a 7" with a quickly trained model (300 steps). '
-          "See --help for more.")
+    print('Demo: "draw a 7" with the course\'s digits model. See --help '
+          "for more.")
     with tempfile.TemporaryDirectory() as folder:
-        run = load_model(Path(folder) / "quick.pt", train_steps=300)
-        sevens = draw("draw a 7", run, n=4)
+        sevens = draw("draw a 7", load_model(), n=4)
         path = to_png(sevens, Path(folder) / "sevens.png")
         read = DigitJudge().predict(sevens.reshape(4, 64) * 2 - 1).tolist()
         print(f"four 7s, {path.stat().st_size} bytes of PNG; the judge "
