@@ -257,7 +257,13 @@ def test_every_reference_passes_its_own_bars():
         assert store.recipe(name).bars(entry["quality"], entry["quality"]) == [], name
 
 
-@pytest.mark.parametrize("name", sorted(store.RECIPES))
+# A reference whose every part a page trains anew in every run, each part held
+# by the page's tolerance to the reference's own number: retraining it here as
+# well would prove nothing more (test_the_build_up_page_retrains_every_stage).
+RETRAINED_BY_A_PAGE = {"buildup": "llm/build.md"}
+
+
+@pytest.mark.parametrize("name", sorted(set(store.RECIPES) - set(RETRAINED_BY_A_PAGE)))
 def test_retrained_here_each_model_reaches_its_bars(name, tmp_path):
     """Training is chaotic in float rounding: this machine trains another
     model than the reference's. It must still be as good."""
@@ -265,6 +271,41 @@ def test_retrained_here_each_model_reaches_its_bars(name, tmp_path):
     _, _, manifest, _ = store.train_model(name, checkpoint=tmp_path / "partial.pt", **QUIET)
     assert manifest["code_hash"] == reference["code_hash"]
     assert store.recipe(name).bars(manifest["quality"], reference["quality"]) == []
+
+
+def test_the_build_up_page_retrains_every_stage_within_the_bars():
+    """llm/build.md trains each of the seven stages as the reference's recipe
+    does (train(build(STAGES[i], ...)) on the same data), and prints its
+    validation loss, which its tolerance holds within 0.05 of the number the
+    page shows. That number is the reference's own (rounded), and any loss
+    within 0.05 and the rounding of it meets the bars (within 0.1 of the
+    reference): the page is the retraining of this reference."""
+    import re
+
+    from pytest_codeblocks.main import extract_from_file
+
+    from genai.llm.buildup import STAGES
+
+    recipe, reference = store.recipe("buildup"), store.manifest_index()["buildup"]["quality"]
+    shown = {}
+    for block in extract_from_file(ROOT / "docs" / RETRAINED_BY_A_PAGE["buildup"]):
+        stage = re.search(r"train\(build\(STAGES\[(\d)\], tokenizer.vocab_size\), train_ids\)",
+                          block.code)
+        if stage:
+            assert "stories_data()" in block.code, block.lineno
+            assert [m for m in block.marks if "tolerance" in m] == ["pytest.mark.tolerance(abs=0.05)"]
+            loss = re.search(r"^validation loss (\d+\.\d\d)$", block.expected_output, re.M)
+            shown[STAGES[int(stage.group(1))].name] = float(loss.group(1))
+    shown = recipe.quality({"losses": shown})
+    assert set(shown) == set(reference)
+    assert all(shown[key] == round(reference[key], 2) for key in reference), (shown, reference)
+    # a printed loss within 0.05 of the shown one: the loss itself within
+    # 0.05 and two roundings to 2 decimals of the reference's
+    reach = 0.05 + 0.005 + 0.005
+    for shift in ({key: reach for key in shown}, {key: -reach for key in shown},
+                  {key: -reach if key == "bigram" else reach for key in shown}):
+        assert recipe.bars({key: reference[key] + shift[key] for key in shown}, reference) == []
+    assert recipe.bars({**shown, "one_head": shown["one_head"] + 0.2}, reference) != []
 
 
 # ---------------------------------------------------------------------------
