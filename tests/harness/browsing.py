@@ -47,20 +47,16 @@ class Tab:
     cleared). That is a fresh browser context but for the renderer process,
     which a new context would start again for every page, at a second of
     CPU each. search_index: the text to serve as the site's search index
-    (empty_search_index), or None for the real one. first_visits=False
-    keeps the cache and storage (axe alone, where only the page's look
-    matters)."""
+    (empty_search_index), or None for the real one."""
 
     def __init__(self, browser, site_url, viewport="desktop", color_scheme="light",
-                 search_index: str | None = None, first_visits: bool = True):
+                 search_index: str | None = None):
         self.site_url = site_url
         self.context = browser.new_context(viewport=VIEWPORTS[viewport], service_workers="block",
                                            color_scheme=color_scheme)
         self.page = self.context.new_page()
         self.cdp = self.context.new_cdp_session(self.page)
-        self.first_visits = first_visits
-        if first_visits:
-            self.cdp.send("Network.setCacheDisabled", {"cacheDisabled": True})
+        self.cdp.send("Network.setCacheDisabled", {"cacheDisabled": True})
         self.errors: list[str] = []
         self.foreign: list[str] = []
         self.opened = 0
@@ -81,7 +77,7 @@ class Tab:
         self.page.on("pageerror", lambda exc: self.errors.append(str(exc)))
 
     def open(self, path: str, wait_until: str = "networkidle"):
-        if self.opened and self.first_visits:
+        if self.opened:
             self.page.goto("about:blank")            # the last page's unload handlers run here
             self.cdp.send("Storage.clearDataForOrigin",
                           {"origin": self.site_url, "storageTypes": "all"})
@@ -165,8 +161,10 @@ SETTLED = """() => Promise.race([
 # quarters of axe's time. Of the tokens of one page with the same style, the
 # first keeps its <span> and the rest become plain text of their parent (same
 # glyphs, same layout), whose own colour axe then checks too: every style
-# shown is still checked, on every page, scheme and width. (Styles are read
-# first and the spans replaced after, so the page is laid out once.)
+# shown is still checked, on every page, scheme and width. The key holds the
+# class names up to the <pre> too: two classes that look alike in light may
+# not in dark, which is scanned after on the same page (axe_scan). (Styles
+# are read first and the spans replaced after, so the page is laid out once.)
 SAME_STYLE_TOKENS = """() => {
     const seen = new Set(), same = [];
     for (const span of document.querySelectorAll('pre span')) {
@@ -174,7 +172,7 @@ SAME_STYLE_TOKENS = """() => {
         const style = getComputedStyle(span), behind = [];
         for (let e = span; e; e = e.parentElement) {
             const s = getComputedStyle(e);
-            behind.push(s.backgroundColor, s.backgroundImage, s.opacity);
+            behind.push(e.className, s.backgroundColor, s.backgroundImage, s.opacity);
             if (e.tagName === 'PRE') break;
         }
         const key = [style.color, style.fontSize, style.fontWeight, style.fontStyle,
@@ -186,73 +184,96 @@ SAME_STYLE_TOKENS = """() => {
 }"""
 
 
-def axe_scan(site: str, pages: list[str], scheme: str, width: str, visits: bool = False) -> dict:
-    """axe on every page in one Chromium (a worker process): the serious and
-    critical violations, and counts of the rest.
+# Material's palette toggle, as a reader clicks it: the scheme it sets is
+# the one a reader whose system is dark gets on load
+TO_DARK = """() => document.querySelector('input[data-md-color-scheme="slate"]').click()"""
 
-    visits=True (the light scheme) also does what test_browser's
-    test_page_loads_cleanly_and_offline checks, so that no page is loaded
-    twice in one scheme: each page as a first-time reader opens it (Tab),
-    loaded to networkidle, with its console errors, requests to other hosts (aborted),
-    visible title, overflow and a full-page screenshot, in "visits"."""
+
+def axe_scan(site: str, pages: list[str], width: str) -> dict:
+    """axe on every page in one Chromium (a worker process), light and then
+    dark: {"light": ..., "dark": ...} with the serious and critical
+    violations and counts of the rest, and "visits".
+
+    Each page is opened once, in light, as a first-time reader opens it
+    (Tab), loaded to networkidle: what test_browser's
+    test_page_loads_cleanly_and_offline checks is recorded in "visits"
+    (console errors, requests to other hosts (aborted), visible title,
+    overflow, and a full-page screenshot). Then axe runs in light, the
+    system's scheme turns dark and the page is switched to dark with
+    Material's palette toggle (the scheme, colours and media a dark system
+    gets on load), and axe runs again. (A second tab that loaded each page
+    dark cost three quarters of a second of CPU more per page, for the same
+    page.)"""
     from axe_playwright_python.sync_playwright import Axe
     from playwright.sync_api import sync_playwright
 
     server, url = serve(site)
-    axe, failing, counts, seen = Axe(), [], collections.Counter(), {}
+    axe, seen = Axe(), {}
+    results = {scheme: {"failing": [], "counts": collections.Counter()} for scheme in ("light", "dark")}
+
+    def scan(page, scheme, path):
+        # a colour caught halfway through a transition (a tab fading in) is not the page's colour
+        page.evaluate(SETTLED)
+        # violations in full; passes and the rest not listed (half the time, the same findings)
+        for violation in axe.run(page, options={"resultTypes": ["violations"]}).response["violations"]:
+            results[scheme]["counts"][(violation["impact"], violation["id"])] += len(violation["nodes"])
+            if violation["impact"] in ("serious", "critical"):
+                node = violation["nodes"][0]
+                results[scheme]["failing"].append(
+                    f"{scheme}, {width}, /{path}: {violation['id']} ({violation['impact']}) on "
+                    f"{len(violation['nodes'])} element(s), e.g. {node['target']}: "
+                    f"{node.get('failureSummary', '').splitlines()[-1].strip()}")
+
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=CHROMIUM, headless=True,
             args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync"])
-        tab = Tab(browser, url, width, scheme, search_index=empty_search_index(Path(site)),
-                  first_visits=visits)
+        tab = Tab(browser, url, width, "light", search_index=empty_search_index(Path(site)))
         page = tab.page
         for path in pages:
-            if visits:
-                tab.open(path)
-                seen[path] = {"h1": page.locator("h1").first.is_visible(),
-                              "overflow": page.evaluate(
-                                  "document.documentElement.scrollWidth - window.innerWidth")}
-                SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-                name = (path.strip("/").replace("/", "__") or "home") + f"--{width}.jpg"
-                # JPEG: half the time of a PNG of a long page, and good enough to read
-                page.screenshot(path=str(SCREENSHOTS / name), full_page=True, type="jpeg", quality=80)
-            else:
-                tab.open(path, wait_until="load")
-            # a colour caught halfway through a transition (a tab fading in) is not the page's colour
+            page.emulate_media(color_scheme="light")
+            tab.open(path)
+            seen[path] = {"h1": page.locator("h1").first.is_visible(),
+                          "overflow": page.evaluate(
+                              "document.documentElement.scrollWidth - window.innerWidth")}
+            SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+            name = (path.strip("/").replace("/", "__") or "home") + f"--{width}.jpg"
+            # JPEG: half the time of a PNG of a long page, and good enough to read
+            page.screenshot(path=str(SCREENSHOTS / name), full_page=True, type="jpeg", quality=80)
             page.evaluate(SETTLED)
             page.evaluate(SAME_STYLE_TOKENS)
-            # violations in full; passes and the rest not listed (half the time, the same findings)
-            for violation in axe.run(page, options={"resultTypes": ["violations"]}).response["violations"]:
-                counts[(violation["impact"], violation["id"])] += len(violation["nodes"])
-                if violation["impact"] in ("serious", "critical"):
-                    node = violation["nodes"][0]
-                    failing.append(f"{scheme}, {width}, /{path}: {violation['id']} "
-                                   f"({violation['impact']}) on {len(violation['nodes'])} "
-                                   f"element(s), e.g. {node['target']}: "
-                                   f"{node.get('failureSummary', '').splitlines()[-1].strip()}")
-            if visits:
-                # what the page did until now, axe's run included
-                seen[path].update(errors=list(tab.errors), foreign=list(tab.foreign))
+            scan(page, "light", path)
+            page.emulate_media(color_scheme="dark")
+            page.evaluate(TO_DARK)
+            scheme = page.evaluate("document.body.getAttribute('data-md-color-scheme')")
+            if scheme != "slate":
+                results["dark"]["failing"].append(f"dark, {width}, /{path}: the palette "
+                                                  f"toggle gave the scheme {scheme!r}")
+            scan(page, "dark", path)
+            # what the page did until now, axe's runs included
+            seen[path].update(errors=list(tab.errors), foreign=list(tab.foreign))
         tab.close()
         browser.close()
     server.shutdown()
-    return {"failing": failing, "counts": counts, "visits": seen}
+    return {**results, "visits": seen}
 
 
 def site_scans(site: Path) -> dict:
-    """{(scheme, width): axe_scan(...)} of every page, light and dark, desktop
-    and phone, in two processes at once (each its own Chromium); the light
-    scans also visit each page as a reader would (axe_scan's visits)."""
+    """{(scheme, width): scan} of every page, light and dark, desktop and
+    phone: one axe_scan per width, in two processes at once (each its own
+    Chromium); both schemes share the width's "visits"."""
     import concurrent.futures
     import multiprocessing
 
     require_browser()
     pages = site_pages(site)
-    runs = [(scheme, width) for scheme in ("light", "dark") for width in VIEWPORTS]
     context = multiprocessing.get_context("spawn")
+    scans = {"pages": pages}
     with concurrent.futures.ProcessPoolExecutor(2, mp_context=context) as pool:
-        futures = {run: pool.submit(axe_scan, str(site), pages, *run, run[0] == "light")
-                   for run in runs}
-        return {"pages": pages, **{run: future.result() for run, future in futures.items()}}
+        futures = {width: pool.submit(axe_scan, str(site), pages, width) for width in VIEWPORTS}
+        for width, future in futures.items():
+            result = future.result()
+            for scheme in ("light", "dark"):
+                scans[(scheme, width)] = {**result[scheme], "visits": result["visits"]}
+    return scans

@@ -4,9 +4,10 @@ and phone width; figures say what they show; the diffusion slider works
 from the keyboard; formulas carry their source for screen readers.
 
 axe-core comes from the pinned axe-playwright-python package (its
-axe.min.js, offline). The four scans (two schemes, two widths) run in two
-processes at once, each with its own Chromium, once per run: the light
-ones also record what test_browser.py checks of each page (the
+axe.min.js, offline). The scans run once per run, one per width, in two
+processes at once, each with its own Chromium: each opens a page as a
+reader would (what test_browser.py checks is recorded), scans it in light,
+switches it to dark with Material's palette toggle and scans it again (the
 ``scans`` fixture, tests/harness/conftest.py). Moderate and minor findings
 are counted and printed at the end of the run, not failed.
 """
@@ -20,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.browsing import Visit
+from harness.browsing import SETTLED, TO_DARK, Visit
 
 FAILING = ("serious", "critical")
 
@@ -45,6 +46,38 @@ def test_no_serious_or_critical_accessibility_violation(axe_results, pytestconfi
     pytestconfig.course_axe_report = "\n".join(lines)
     assert pages > 40
     assert not failing, "\n".join(failing[:20])
+
+
+# Every element's colours, and the scheme and media that Material set
+LOOK = """() => [document.body.getAttribute('data-md-color-scheme'),
+    document.body.getAttribute('data-md-color-media'),
+    ...[...document.querySelectorAll('body *')].map(e => {
+        const s = getComputedStyle(e);
+        return [e.tagName, e.className, e.getAttribute('href'), s.color, s.backgroundColor, s.borderTopColor, s.outlineColor,
+                s.textDecorationColor, s.fill, s.opacity].join(' ');
+    })]"""
+
+
+@pytest.mark.parametrize("path", ["llm/assistant/", "progress/"])
+def test_the_dark_scan_sees_what_a_dark_system_loads(browser, site_url, path):
+    """The scans switch each page to dark with the palette toggle rather
+    than load it again (browsing.axe_scan): every element must then look as
+    it does when a reader whose system is dark opens the page."""
+    with Visit(browser, site_url, path, color_scheme="dark") as loaded:
+        loaded.page.evaluate(SETTLED)                   # transitions end
+        dark = loaded.page.evaluate(LOOK)
+    with Visit(browser, site_url, path) as switched:
+        switched.page.evaluate(SETTLED)
+        light = switched.page.evaluate(LOOK)
+        switched.page.emulate_media(color_scheme="dark")
+        switched.page.evaluate(TO_DARK)
+        switched.page.evaluate(SETTLED)
+        toggled = switched.page.evaluate(LOOK)
+    assert dark[:2] == ["slate", "(prefers-color-scheme: dark)"] and light[0] == "default"
+    assert len(dark) > 300 and light != dark
+    # as multisets: a quiz deals its questions in another order on each load
+    differ = collections.Counter(dark) - collections.Counter(toggled)
+    assert len(dark) == len(toggled) and not differ, list(differ)[:5]
 
 
 def axe_version() -> str:
