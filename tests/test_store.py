@@ -5,12 +5,15 @@ reaches its quality bars (bars that hold on any CPU, never exact floats)."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
+import struct
 import json
 import subprocess
 import sys
 import threading
+from pathlib import Path
 
 import pytest
 import torch
@@ -82,8 +85,198 @@ def test_code_text_drops_comments_and_docstrings_only(tmp_path):
 def test_the_code_hash_follows_the_configuration_and_the_code(tiny):
     digest = store.code_hash(tiny)
     assert store.code_hash(tiny, dataclasses.replace(TINY, steps=4)) != digest
-    other = dataclasses.replace(tiny, sources=tiny.sources[:-1])
+    other = dataclasses.replace(tiny, train=pre.STORIES.build)    # other code trains it
     assert store.code_hash(other) != digest
+
+
+@pytest.fixture
+def package_copy(tmp_path, monkeypatch):
+    """A copy of the package whose files the code hash reads: edit(module,
+    old, new) changes one of them."""
+    import shutil
+
+    copy = tmp_path / "genai"
+    shutil.copytree(store.PACKAGE, copy, ignore=shutil.ignore_patterns("references", "__pycache__"))
+    monkeypatch.setattr(store, "PACKAGE", copy)
+
+    def edit(module, old, new):
+        path = copy.joinpath(*module.split(".")[1:]).with_suffix(".py")
+        text = path.read_text()
+        assert text.count(old) == 1, old
+        path.write_text(text.replace(old, new))
+    return edit
+
+
+def hashes():
+    return {name: store.code_hash(store.recipe(name)) for name in store.RECIPES}
+
+
+def test_the_hash_covers_what_trains_and_what_it_is_tuned_from(package_copy):
+    """Evaluation, command lines and `if __name__ == "__main__"` do not train:
+    editing them leaves every reference current. Editing the training
+    loop of the facts model makes facts stale, and every model tuned from
+    it (assistant, dpo through assistant, lora), and no other."""
+    before = hashes()
+    package_copy("genai.llm.instruct", "    n = len(rows)\n", "    n = len(rows) + 0\n")   # evaluate
+    package_copy("genai.llm.instruct", 'if __name__ == "__main__":\n',
+                 'if __name__ == "__main__":\n    print("edited")\n')
+    package_copy("genai.llm.lora", "    return peft.get_peft_model(hf, settings)\n",          # peft's tab
+                 "    return peft.get_peft_model(hf, settings, adapter_name='x')\n")
+    package_copy("genai.llm.preference", "return trainer.compute_loss(hf_policy.eval(), batch).item()",
+                 "return float(trainer.compute_loss(hf_policy.eval(), batch))")  # TRL's tab
+    assert hashes() == before
+    package_copy("genai.llm.train", "        optimizer.zero_grad(set_to_none=True)\n",
+                 "        optimizer.zero_grad(set_to_none=False)\n")
+    changed = {name for name, digest in hashes().items() if digest != before[name]}
+    assert changed == {"facts", "stories", "icl", "assistant", "dpo", "lora"} - \
+        {name for name in ("icl",) if "genai.llm.train" not in _lines_of(name, "optimizer.zero_grad")}
+    package_copy("genai.llm.instruct", "    model.eval()\n    return losses\n",
+                 "    model.eval()\n    return list(losses)\n")                          # tune
+    assert {name for name, digest in hashes().items() if digest != before[name]} >= {"assistant", "dpo", "lora"}
+
+
+def _lines_of(name, text):
+    """The modules of name's training code whose hashed lines contain text."""
+    return {module for module, lines in store.training_code(store.recipe(name)).items()
+            if text in store.code_text(store._module(module).path, lines)}
+
+
+def _tiny_training(name, monkeypatch):
+    """A few steps of name's training, as its recipe runs it."""
+    import genai.llm.buildup as buildup
+
+    recipe = store.recipe(name)
+    shorter = {"train_steps": 2} if name == "digits" else {"steps": 2}
+    fields = {f.name for f in dataclasses.fields(recipe.config)}
+    if "eval_interval" in fields:
+        shorter.update(eval_interval=1, eval_steps=1, warmup_steps=1)
+    if name == "buildup":
+        monkeypatch.setattr(buildup, "STEPS", 2)
+        return recipe.config
+    return dataclasses.replace(recipe.config, **shorter)
+
+
+@pytest.mark.parametrize("name", sorted(store.RECIPES))
+def test_the_hash_covers_every_function_a_training_runs(name, tmp_path, monkeypatch):
+    """Every function of the package that a (short) training and its save
+    run, outside the store's own machinery, is in the hashed code: nothing
+    that shapes the weights escapes the hash."""
+    import os
+
+    recipe = store.recipe(name)
+    config = _tiny_training(name, monkeypatch)
+    for base in recipe.bases_of(config):
+        store.load(base, device="cpu", **QUIET)               # loaded before, as a reader has
+    package = str(store.PACKAGE) + os.sep
+    skipped = {str(store.PACKAGE.parent.joinpath(*module.split("."))) + ".py"
+               for module in store.NOT_MODEL_CODE}
+    ran = set()
+
+    def profile(frame, event, arg):
+        code = frame.f_code
+        if event == "call" and code.co_filename.startswith(package) and code.co_filename not in skipped:
+            ran.add((code.co_filename, code.co_firstlineno, code.co_name))
+
+    sys.setprofile(profile)
+    try:
+        recipe.save(recipe.train(config, tmp_path / "partial.pt", lambda text: None))
+    finally:
+        sys.setprofile(None)
+    hashed = {str(store._module(module).path): lines
+              for module, lines in store.training_code(recipe).items()}
+    missing = sorted(f"{Path(file).relative_to(store.PACKAGE)}:{line} {function}"
+                     for file, line, function in ran
+                     if line not in hashed.get(file, ()) and line > 0)
+    assert len(ran) > 3 and not missing, missing
+
+
+# ---------------------------------------------------------------------------
+# Models tuned from other models
+# ---------------------------------------------------------------------------
+@dataclasses.dataclass(frozen=True)
+class NudgeConfig:
+    base: str = "tiny"
+    seed: int = 0
+
+
+def _nudge(config, checkpoint, log):
+    """A stand-in for a tuning: the base from the store, every weight nudged."""
+    run = store.load(config.base, device="cpu", **QUIET)
+    with torch.no_grad():
+        for p in run.model.parameters():
+            p.add_(0.01)
+    return run
+
+
+@pytest.fixture
+def nudged(tiny, monkeypatch):
+    """A second recipe, "nudged", tuned from "tiny"."""
+    recipe = dataclasses.replace(
+        tiny, name="nudged", config=NudgeConfig(), train=_nudge, bases=("tiny",),
+        build=lambda config, tensors, data, device: tiny.build(TINY, tensors, data, device))
+    monkeypatch.setitem(store.RECIPES, "nudged", recipe)
+    return recipe
+
+
+def test_the_real_models_are_trained_bases_first():
+    assert store.in_training_order(["lora", "dpo", "facts", "assistant"]) == \
+        ["facts", "assistant", "dpo", "lora"]
+    assert store.derived("facts") == ["assistant", "dpo", "lora"]
+    assert store.derived("assistant") == ["dpo"] and store.derived("stories") == []
+    for name in store.RECIPES:
+        assert store.recipe(name).bases_of() == store.recipe(name).bases, name
+
+
+def test_a_tuned_model_records_its_base_and_follows_its_code(nudged, tiny, capsys):
+    assert store.main(["retrain", "nudged", "tiny"]) == 0          # tiny first
+    out = capsys.readouterr().out
+    assert out.index("tiny: training") < out.index("nudged: training")
+    index = store.manifest_index()
+    assert index["nudged"]["bases"] == {"tiny": index["tiny"]["sha256"]}
+    assert index["tiny"]["bases"] == {}
+    before = store.code_hash(nudged)
+    store.RECIPES["tiny"] = dataclasses.replace(tiny, config=dataclasses.replace(TINY, steps=4))
+    assert store.code_hash(nudged) != before                       # the base's code counts
+
+
+def test_a_reference_tuned_from_other_base_weights_is_refused(nudged, capsys):
+    store.retrain(["tiny", "nudged"], **QUIET)
+    assert [row["state"] for row in store.status() if row["name"] == "nudged"] == ["current"]
+    index = store.manifest_index()
+    index["nudged"]["bases"]["tiny"] = "0" * 64          # tiny retrained since: other weights
+    store.write_manifest_index(index)
+    with pytest.raises(store.StoreError, match="tuned from other weights of 'tiny'.*"
+                                               "python -m genai.store retrain nudged"):
+        store.load("nudged", device="cpu", **QUIET)
+    assert [row["state"] for row in store.status() if row["name"] == "nudged"] == \
+        ["stale: base changed"]
+    store.retrain(["tiny"], log=print)
+    out = capsys.readouterr().out
+    assert "stale until retrained: nudged. Run: python -m genai.store retrain nudged" in out
+    assert store.main(["retrain", "tiny", "--with-derived"]) == 0
+    assert "nudged: training" in capsys.readouterr().out
+    assert store.load("nudged", device="cpu", **QUIET).model is not None
+
+
+def test_a_tuned_model_is_not_retrained_on_a_stale_base(nudged, capsys):
+    """No reference of tiny yet: tuning nudged from a model this machine
+    trained would ship weights that no reader has."""
+    assert store.main(["retrain", "nudged"]) == 2
+    err = capsys.readouterr().err
+    assert "'nudged' is tuned from 'tiny', whose reference is not current: retrain both" in err
+    assert not (store.REFERENCES / "nudged.safetensors").exists()
+
+
+def test_a_cached_tuned_model_whose_base_changed_is_tuned_again(nudged):
+    said = []
+    first = store.load("nudged", device="cpu", log=said.append)      # tiny, then nudged, cached
+    base = store.cache_path("tiny", store.code_hash(store.recipe("tiny")))
+    tensors, manifest, data = store.read_model(base)
+    store.write_model(base, {k: v + 1 for k, v in tensors.items()}, data, manifest)
+    said.clear()
+    again = store.load("nudged", device="cpu", log=said.append)
+    assert any("tuned from other weights of 'tiny'" in line for line in said), said
+    assert not same_weights(first.model, again.model)
 
 
 # ---------------------------------------------------------------------------
@@ -96,7 +289,8 @@ def test_a_model_file_round_trips_with_tied_weights(tmp_path):
                              {"history": [1, 2]}, {"name": "m"})
     assert [p.name for p in tmp_path.iterdir()] == ["m.safetensors"]   # no temporary left
     tensors, manifest, data = store.read_model(path)
-    assert manifest == {"name": "m"} and data == {"history": [1, 2]}
+    assert manifest == {"name": "m", "weights_sha256": store.weights_digest(tensors)}
+    assert data == {"history": [1, 2]}
     assert set(tensors) == {"0.weight", "1.weight"}
     assert torch.equal(tensors["1.weight"], model[0].weight)
     assert path.read_bytes()[:8] != b"\x80\x02" and b"pickle" not in path.read_bytes()
@@ -144,7 +338,7 @@ def test_a_current_reference_is_loaded_without_training(tiny, monkeypatch):
     def no_training(*args, **kwargs):
         raise AssertionError("trained, though the reference is current")
 
-    monkeypatch.setitem(store.RECIPES, "tiny", dataclasses.replace(tiny, train=no_training))
+    monkeypatch.setattr(store, "train_model", no_training)
     said = []
     run = store.load("tiny", device="cpu", log=said.append)
     assert said == [] and run.step == TINY.steps and not store.CACHE.exists()
@@ -306,6 +500,89 @@ def test_the_build_up_page_retrains_every_stage_within_the_bars():
                   {key: -reach if key == "bigram" else reach for key in shown}):
         assert recipe.bars({key: reference[key] + shift[key] for key in shown}, reference) == []
     assert recipe.bars({**shown, "one_head": shown["one_head"] + 0.2}, reference) != []
+
+
+# ---------------------------------------------------------------------------
+# Damage: a broken manifest, the wrong weights, a flipped byte, a bad cache
+# ---------------------------------------------------------------------------
+@pytest.mark.parametrize("content, what", [
+    (b'{"tiny": {"code_hash": ', "not JSON"),
+    (b"\xff\xfe{}", "not UTF-8"),
+    (b"[]", "not an object"),
+    (b'{"tiny": "a string"}', "the entry of 'tiny' is not an object"),
+])
+def test_a_damaged_manifest_is_one_clear_error(tiny, content, what):
+    store.retrain(["tiny"], **QUIET)
+    (store.REFERENCES / "manifest.json").write_bytes(content)
+    for call in (lambda: store.load("tiny", device="cpu", **QUIET), store.status):
+        with pytest.raises(store.StoreError, match=f"manifest.json is damaged \\({what}.*git checkout"):
+            call()
+
+
+def test_a_missing_manifest_is_named_as_missing(tiny):
+    store.retrain(["tiny"], **QUIET)
+    (store.REFERENCES / "manifest.json").unlink()
+    said = []
+    store.load("tiny", device="cpu", log=said.append)
+    assert "manifest.json is missing" in said[0] and "git checkout" in said[0]
+    assert "tiny.safetensors" not in said[0]
+
+
+def test_another_models_weights_under_a_references_name_are_a_store_error(tiny):
+    store.retrain(["tiny"], **QUIET)
+    bigger = dataclasses.replace(TINY, n_embd=32)
+    _, tensors, _, data = store.train_model("tiny", bigger, **QUIET)
+    path = store.write_model(store.reference_path("tiny"), tensors, data)
+    index = store.manifest_index()
+    index["tiny"]["sha256"] = hashlib.sha256(path.read_bytes()).hexdigest()
+    store.write_manifest_index(index)
+    with pytest.raises(store.StoreError, match="the shipped reference of 'tiny' does not fit"):
+        store.load("tiny", device="cpu", **QUIET)
+
+
+def test_a_cached_model_with_a_flipped_weight_is_trained_again(tiny):
+    first = store.load("tiny", device="cpu", **QUIET)
+    path = store.cache_path("tiny", store.code_hash(tiny))
+    tensors, manifest, data = store.read_model(path)
+    blob = bytearray(path.read_bytes())
+    start = 8 + int.from_bytes(blob[:8], "little")          # the first weights
+    blob[start:start + 4] = struct.pack("<f", float("nan"))
+    path.write_bytes(bytes(blob))
+    said = []
+    again = store.load("tiny", device="cpu", log=said.append)
+    assert any("checksum" in line for line in said), said
+    assert same_weights(first.model, again.model)
+
+
+@pytest.mark.parametrize("where", ["a file", "under a file"])
+def test_a_cache_it_cannot_write_is_one_clear_line(tiny, tmp_path, monkeypatch, where):
+    cache = tmp_path / "cache-file"
+    cache.write_text("")
+    cache = cache / "inside" if where == "under a file" else cache
+    monkeypatch.setattr(store, "CACHE", cache)
+    with pytest.raises(store.StoreError) as error:
+        store.load("tiny", device="cpu", **QUIET)
+    message = str(error.value)
+    assert len(message.splitlines()) == 1 and str(cache) in message and "COURSE_CACHE" in message
+
+
+def test_a_read_only_cache_serves_what_it_holds(tiny, monkeypatch):
+    """(A read-only mount, made here by a lock that cannot be created:
+    root writes through file permissions.)"""
+    import errno
+
+    store.load("tiny", device="cpu", **QUIET)
+
+    @contextlib.contextmanager
+    def read_only(path):
+        raise OSError(errno.EROFS, "Read-only file system", str(path))
+        yield
+
+    monkeypatch.setattr(store, "file_lock", read_only)
+    assert store.load("tiny", device="cpu", **QUIET).step == TINY.steps     # served
+    with pytest.raises(store.StoreError, match="cannot keep a trained model in .*Read-only "
+                                               "file system.*COURSE_CACHE"):
+        store.load("tiny", config=dataclasses.replace(TINY, steps=4), device="cpu", **QUIET)
 
 
 # ---------------------------------------------------------------------------

@@ -1,15 +1,18 @@
 """The course's trained models in one place: shipped references, a cache, retraining.
 
-Every model that a page, notebook, figure or app reads (the facts and
-stories GPTs, the in-context learner, the digits diffusion model) is made by
-a *recipe*: a configuration, the code that trains it, and the quality it
-must reach. The repository ships each one as a *reference* that the
-course's own code trained: ``references/<name>.safetensors`` (beside this
-module) holds the weights (no pickle) and what rebuilding the model needs
-(a tokenizer, the loss history); ``references/manifest.json`` holds each
-one's manifest (configuration, seed, code hash, versions, CPU, training
-time, final losses, quality figures, and the file's size and sha256). A
-retraining that gives the same weights gives the same file, byte for byte.
+Every model that a page, notebook, figure or app reads is made by a
+*recipe* (the RECIPES below: the facts and stories GPTs, the in-context
+learner, the digits diffusion model, the GPT build-up's stages, and the
+assistant, DPO and LoRA models tuned from the facts GPT): a configuration,
+the code that trains it, the quality it must reach, and the models it is
+tuned from (its *bases*). The repository ships each one as a *reference*
+that the course's own code trained: ``references/<name>.safetensors``
+(beside this module) holds the weights (no pickle) and what rebuilding the
+model needs (a tokenizer, the loss history); ``references/manifest.json``
+holds each one's manifest (configuration, seed, code hash, versions, CPU,
+training time, final losses, quality figures, the sha256 of the base
+weights it was tuned from, and the file's size and sha256). A retraining
+that gives the same weights gives the same file, byte for byte.
 
 ``load(name)`` gives the model, from the first of:
 
@@ -21,13 +24,17 @@ retraining that gives the same weights gives the same file, byte for byte.
    model, an interrupted training resumes from its checkpoint, and the file
    is written atomically.
 
-The code hash covers the configuration and the code of the modules that
-train the model, comments and docstrings excepted: edit the code, and the
-reference is stale until someone retrains it.
+The code hash covers the configuration, the code that a training reaches
+from the recipe's train and save functions (training_code: comments,
+docstrings, evaluation, command lines and ``__main__`` blocks excepted),
+and the code hashes of its bases: edit the training, or a base's, and the
+reference is stale until someone retrains it. A reference tuned from other
+base weights than today's is refused (StoreError) until it is retrained.
 
     python -m genai.store                    # every model: current or stale
     python -m genai.store retrain facts      # train anew, rewrite the reference
-    python -m genai.store retrain --all      # then: tests/refresh_outputs.py
+    python -m genai.store retrain facts --with-derived   # and what is tuned from it
+    python -m genai.store retrain --all      # bases first; then: tests/refresh_outputs.py
 """
 
 from __future__ import annotations
@@ -36,6 +43,7 @@ import argparse
 import ast
 import contextlib
 import dataclasses
+import functools
 import hashlib
 import importlib
 import io
@@ -96,18 +104,28 @@ class Recipe:
     losses(obj) and quality(obj) -> {name: number}, kept in the manifest;
     bars(quality, reference) -> what falls short, comparing a retrained
         model's figures with the shipped reference's: bars that hold on any
-        CPU, never exact floats.
+        CPU, never exact floats;
+    bases: the models it is tuned from (which train loads from the store);
+        a configuration with a field "base" names its own.
+
+    train and save are top-level functions: the code hash follows what they
+    call (training_code).
     """
     name: str
     about: str
     config: Any                       # a frozen dataclass
-    sources: tuple[str, ...]          # modules whose code trains it, "llm.gpt"
     train: Callable
     save: Callable
     build: Callable
     losses: Callable
     quality: Callable
     bars: Callable
+    bases: tuple[str, ...] = ()
+
+    def bases_of(self, config=None) -> tuple[str, ...]:
+        config = self.config if config is None else config
+        return (config.base,) if "base" in {f.name for f in dataclasses.fields(config)} \
+            else self.bases
 
 
 def recipe(name: str) -> Recipe:
@@ -121,17 +139,36 @@ def recipe(name: str) -> Recipe:
     return getattr(importlib.import_module(module), attribute)
 
 
+_recipe = recipe      # for functions with an argument named recipe
+
+
 # ---------------------------------------------------------------------------
 # The code hash
 # ---------------------------------------------------------------------------
-def code_text(path: Path) -> str:
-    """A module's code without comments, docstrings and blank lines.
+def code_text(path: Path, lines: set[int] | None = None) -> str:
+    """A module's code (or only the given lines of it) without comments,
+    docstrings and blank lines.
 
     Built from positions in the source rather than ast.dump, whose output
     changes between Python versions: the hash must not.
     """
-    source = path.read_text(encoding="utf-8")
-    lines = source.splitlines()
+    rows = _stripped_rows(*_stamp(path))
+    kept = [line for row, line in enumerate(rows, 1)
+            if line and (lines is None or row in lines)]
+    return "\n".join(kept) + "\n"
+
+
+def _stamp(path: Path) -> tuple[str, int, int]:
+    """(path, mtime, size): the key of what the caches below read from it."""
+    stat = Path(path).stat()
+    return str(path), stat.st_mtime_ns, stat.st_size
+
+
+@functools.lru_cache(maxsize=128)
+def _stripped_rows(path: str, mtime_ns: int, size: int) -> tuple[str, ...]:
+    """Each line of the file, comments and docstrings blanked, right-stripped."""
+    source = Path(path).read_text(encoding="utf-8")
+    rows = source.splitlines()
     cut: dict[int, list[tuple[int, int]]] = {}   # line -> [(start, end)]
 
     def blank(start, end):   # (row, column) in characters, end exclusive
@@ -139,10 +176,10 @@ def code_text(path: Path) -> str:
         for row in range(r0, r1 + 1):
             cut.setdefault(row, []).append(
                 (c0 if row == r0 else 0,
-                 c1 if row == r1 else len(lines[row - 1])))
+                 c1 if row == r1 else len(rows[row - 1])))
 
     def chars(row, byte_col):   # ast columns count UTF-8 bytes
-        return len(lines[row - 1].encode("utf-8")[:byte_col].decode("utf-8"))
+        return len(rows[row - 1].encode("utf-8")[:byte_col].decode("utf-8"))
 
     for node in ast.walk(ast.parse(source)):
         body = getattr(node, "body", None)
@@ -155,23 +192,159 @@ def code_text(path: Path) -> str:
     for token in tokenize.generate_tokens(io.StringIO(source).readline):
         if token.type == tokenize.COMMENT:
             blank(token.start, token.end)
-    kept = []
-    for row, line in enumerate(lines, 1):
+    stripped = []
+    for row, line in enumerate(rows, 1):
         for start, end in sorted(cut.get(row, []), reverse=True):
             line = line[:start] + " " * (end - start) + line[end:]
-        if line.strip():
-            kept.append(line.rstrip())
-    return "\n".join(kept) + "\n"
+        stripped.append(line.rstrip() if line.strip() else "")
+    return tuple(stripped)
 
 
-def code_hash(recipe: Recipe, config=None) -> str:
-    """sha256 of the configuration and the code that trains the model."""
-    config = recipe.config if config is None else config
+# Modules of the package that hold no model's code: how models are stored,
+# run and resumed, not what they compute
+NOT_MODEL_CODE = {"genai.store", "genai.cli", "genai.device", "genai.checkpoint"}
+
+
+def _module(name: str) -> "_Module":
+    """The parsed module (cached while its file is unchanged)."""
+    path = PACKAGE.parent.joinpath(*name.split(".")).with_suffix(".py")
+    if not path.is_file():     # a package: its __init__.py
+        path = path.with_suffix("") / "__init__.py"
+    return _parsed(name, *_stamp(path))
+
+
+@functools.lru_cache(maxsize=128)
+def _parsed(name: str, path: str, mtime_ns: int, size: int) -> "_Module":
+    return _Module(name, Path(path))
+
+
+class _Module:
+    """A module's top-level statements, by the names they define, and the
+    names it imports from the package."""
+
+    def __init__(self, name: str, path: Path):
+        self.name, self.path = name, path
+        self.defines: dict[str, list[ast.stmt]] = {}
+        self.imports: dict[str, tuple[str, str | None]] = {}  # alias -> (module, name)
+        for node in self._statements(ast.parse(self.path.read_text(encoding="utf-8")).body):
+            if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                for alias in node.names:
+                    self.imports[alias.asname or alias.name] = (node.module, alias.name)
+            elif isinstance(node, ast.Import):
+                for alias in node.names:
+                    if alias.asname:
+                        self.imports[alias.asname] = (alias.name, None)
+            for target in _defined_names(node):
+                self.defines.setdefault(target, []).append(node)
+
+    @staticmethod
+    def _statements(body):
+        """Top-level statements, and those inside a top-level if or try."""
+        for node in body:
+            if isinstance(node, ast.If) and not _is_main_block(node):
+                yield from _Module._statements(node.body + node.orelse)
+            elif isinstance(node, ast.Try):
+                yield from _Module._statements(
+                    node.body + node.orelse + node.finalbody
+                    + [n for handler in node.handlers for n in handler.body])
+            else:
+                yield node
+
+
+def _is_main_block(node) -> bool:
+    return "__name__" in {n.id for n in ast.walk(node.test)
+                          if isinstance(n, ast.Name)}
+
+
+def _defined_names(node) -> list[str]:
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        return [node.name]
+    targets = node.targets if isinstance(node, ast.Assign) else \
+        [node.target] if isinstance(node, (ast.AnnAssign, ast.AugAssign)) else []
+    return [n.id for target in targets for n in ast.walk(target)
+            if isinstance(n, ast.Name)]
+
+
+def _is_module(name: str) -> bool:
+    path = PACKAGE.parent.joinpath(*name.split("."))
+    return path.with_suffix(".py").is_file() or (path / "__init__.py").is_file()
+
+
+def _is_model_code(module: str) -> bool:
+    return module.startswith("genai.") and module not in NOT_MODEL_CODE
+
+
+def training_code(recipe: Recipe) -> dict[str, set[int]]:
+    """{module: the line numbers of its code that train and save the
+    model}: the recipe's train and save functions and its configuration's
+    class (and its bases' build and configuration classes), and everything
+    in the package that they name, and that names, in turn (functions, classes,
+    constants, through imports), outside NOT_MODEL_CODE. What a training
+    never reaches (evaluation, figures, command lines, the pages'
+    cross-checks with other libraries, `if __name__ == "__main__"`) is not
+    in it: editing those does not make a reference stale."""
+    modules: dict[str, _Module] = {}
+    lines: dict[str, set[int]] = {}
+    # what trains and saves it, its configuration's class (a method may
+    # shape the model), and how the models it is tuned from, and theirs,
+    # are read back and configured
+    functions = [recipe.train, recipe.save, type(recipe.config)]
+    bases = list(recipe.bases)
+    while bases:
+        base = _recipe(bases.pop())
+        functions += [base.build, type(base.config)]
+        bases += base.bases
+    todo = [(function.__module__, function.__qualname__.split(".")[0])
+            for function in functions]
+    seen = set()
+    while todo:
+        module_name, name = todo.pop()
+        if (module_name, name) in seen or not _is_model_code(module_name):
+            continue
+        seen.add((module_name, name))
+        if module_name not in modules:
+            modules[module_name] = _module(module_name)
+        module = modules[module_name]
+        if name in module.imports and name not in module.defines:
+            source, imported = module.imports[name]
+            if imported is not None:         # from genai.x import name
+                submodule = f"{source}.{imported}"
+                todo.append((submodule, "*") if _is_module(submodule)
+                            else (source, imported))
+            continue
+        if name == "*":                     # a module named in full: its attributes
+            continue
+        for node in module.defines.get(name, []):
+            first = min([node.lineno] + [d.lineno for d in
+                                         getattr(node, "decorator_list", [])])
+            lines.setdefault(module_name, set()).update(
+                range(first, node.end_lineno + 1))
+            for inner in ast.walk(node):
+                if isinstance(inner, ast.Name):
+                    todo.append((module_name, inner.id))
+                elif isinstance(inner, ast.Attribute) and \
+                        isinstance(inner.value, ast.Name):
+                    target = module.imports.get(inner.value.id)
+                    if target is not None:   # module.attribute
+                        source = target[0] if target[1] is None \
+                            else f"{target[0]}.{target[1]}"
+                        if _is_module(source):
+                            todo.append((source, inner.attr))
+    return {name: lines[name] for name in sorted(lines)}
+
+
+def code_hash(model: Recipe, config=None) -> str:
+    """sha256 of the configuration, the code that trains and saves the
+    model (training_code), and the code hashes of the models it is tuned
+    from: change a base's code, and every model built on it is stale too."""
+    config = model.config if config is None else config
     digest = hashlib.sha256(json.dumps(dataclasses.asdict(config),
                                        sort_keys=True).encode())
-    for module in recipe.sources:   # "llm.gpt": snippets/genai/llm/gpt.py
-        digest.update(code_text(PACKAGE.joinpath(*module.split("."))
-                                .with_suffix(".py")).encode())
+    for module, lines in training_code(model).items():
+        digest.update(module.encode())
+        digest.update(code_text(_module(module).path, lines).encode())
+    for base in model.bases_of(config):
+        digest.update(f"{base}:{code_hash(recipe(base))}".encode())
     return digest.hexdigest()
 
 
@@ -199,8 +372,8 @@ def write_model(path: Path, tensors: dict, data: dict,
             seen[pointer] = key
             unique[key] = tensor.detach().cpu().contiguous()
     header = {"format": FORMAT, "data": data, "aliases": aliases}
-    if manifest is not None:
-        header["manifest"] = manifest
+    if manifest is not None:   # a cached model: a checksum of its weights too
+        header["manifest"] = {**manifest, "weights_sha256": weights_digest(tensors)}
     # one metadata key: safetensors writes several in no fixed order
     blob = save(unique, metadata={"genai": json.dumps(header, sort_keys=True)})
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -216,6 +389,16 @@ def write_model(path: Path, tensors: dict, data: dict,
         Path(partial).unlink(missing_ok=True)
         raise
     return path
+
+
+def weights_digest(tensors: dict) -> str:
+    """sha256 of the tensors' names, shapes, types and bytes."""
+    digest = hashlib.sha256()
+    for key in sorted(tensors):
+        tensor = tensors[key].detach().cpu().contiguous()
+        digest.update(f"{key} {tuple(tensor.shape)} {tensor.dtype}".encode())
+        digest.update(tensor.view(torch.uint8).numpy().tobytes() if tensor.numel() else b"")
+    return digest.hexdigest()
 
 
 def read_model(path: Path) -> tuple[dict, dict | None, dict]:
@@ -271,7 +454,9 @@ def train_model(name: str, config=None, checkpoint: Path | None = None,
         "format": FORMAT, "name": name, "about": recipe_.about,
         "config": dataclasses.asdict(config), "seed": config.seed,
         "code_hash": code_hash(recipe_, config),
-        "sources": [f"genai.{module}" for module in recipe_.sources],
+        "sources": list(training_code(recipe_)),
+        # the weights it was tuned from: the file that load(base) used
+        "bases": {base: weights_sha256(base) for base in recipe_.bases_of(config)},
         "parameters": sum({t.data_ptr(): t.numel()
                            for t in tensors.values()}.values()),
         "trained_with": {
@@ -319,11 +504,16 @@ def load(name: str, config=None, device=None, log=None,
     if reference and config == recipe_.config:
         found = _usable_reference(name, digest, why)
         if found is not None:
-            return _build(recipe_, config, found, device)
+            changed = _changed_bases(found[1])
+            if changed:     # a base retrained, this model not: never mix them
+                raise StoreError(_base_changed(f"the shipped reference of {name!r}",
+                                               changed, name))
+            return _build(recipe_, config, found, device,
+                          f"the shipped reference of {name!r}")
     path = cache_path(name, digest)
     found = _usable(path, digest, "the cached model", why)
     if found is None:
-        with file_lock(path.with_suffix(".lock")):
+        with _cache_lock(path):
             found = _usable(path, digest, "", [])
             if found is None:   # not trained by another process meanwhile
                 for reason in why:
@@ -340,17 +530,50 @@ def load(name: str, config=None, device=None, log=None,
                     partial.unlink(missing_ok=True)
                     _, tensors, manifest, data = train_model(
                         name, config, partial, log=lambda text: None)
-                write_model(path, tensors, data, manifest)
+                try:
+                    write_model(path, tensors, data, manifest)
+                except OSError as error:
+                    raise StoreError(_unwritable(error)) from None
                 partial.unlink(missing_ok=True)
                 found = tensors, manifest, data
-    return _build(recipe_, config, found, device)
+    return _build(recipe_, config, found, device, f"the model at {path}")
 
 
-def _build(recipe_: Recipe, config, found, device):
+@contextlib.contextmanager
+def _cache_lock(path: Path):
+    """The cache's lock for path, or a StoreError that says what to do when
+    the cache folder cannot be written (a file, under a file, read-only)."""
+    lock = file_lock(path.with_suffix(".lock"))
+    try:
+        lock.__enter__()
+    except OSError as error:
+        raise StoreError(_unwritable(error)) from None
+    try:
+        yield
+    finally:
+        lock.__exit__(None, None, None)
+
+
+def _unwritable(error: OSError) -> str:
+    return (f"cannot keep a trained model in {CACHE} "
+            f"({error.strerror or type(error).__name__}): set COURSE_CACHE to a "
+            f"folder you can write, or make {CACHE} one")
+
+
+def _build(recipe_: Recipe, config, found, device, what: str):
     tensors, manifest, data = found
     times = {"seconds": manifest.get("train_seconds", 0.0),
              "cpu_seconds": manifest.get("cpu_seconds", 0.0)}
-    return recipe_.build(config, tensors, {**data, **times}, device)
+    try:
+        return recipe_.build(config, tensors, {**data, **times}, device)
+    except (RuntimeError, KeyError, ValueError, TypeError) as error:
+        if isinstance(error, StoreError):
+            raise
+        first = str(error).strip().splitlines()[0] if str(error).strip() else ""
+        raise StoreError(f"{what} does not fit the {recipe_.name!r} model "
+                         f"({type(error).__name__}: {first[:200]}): another "
+                         f"model's file? Retrain it: python -m genai.store "
+                         f"retrain {recipe_.name}") from None
 
 
 def _stale(what: str, manifest: dict, digest: str) -> str:
@@ -366,8 +589,13 @@ def _usable_reference(name: str, digest: str, why: list):
     what = f"the shipped reference of {name!r}"
     manifest = manifest_index().get(name)
     path = reference_path(name)
+    index_path = REFERENCES / "manifest.json"
+    if path.is_file() and not index_path.is_file():
+        why.append(f"{index_path} is missing, so {what} cannot be checked: "
+                   f"restore it with git checkout -- {index_path}")
+        return None
     if manifest is None or not path.is_file():
-        why.append(f"{what} is missing ({path})")
+        why.append(f"{what} is missing ({path if manifest else f'no entry in {index_path}'})")
         return None
     if manifest.get("code_hash") != digest:
         why.append(_stale(what, manifest, digest))
@@ -387,7 +615,8 @@ def _usable_reference(name: str, digest: str, why: list):
 
 def _usable(path: Path, digest: str, what: str, why: list):
     """(tensors, manifest, data) of a cached model if it is the model of
-    today's code; otherwise None, and the reason appended to why."""
+    today's code, tuned from today's bases; otherwise None, and the reason
+    appended to why."""
     if not path.is_file():
         return None
     try:
@@ -398,7 +627,50 @@ def _usable(path: Path, digest: str, what: str, why: list):
     if not manifest or manifest.get("code_hash") != digest:
         why.append(_stale(what, manifest or {}, digest))
         return None
+    if manifest.get("weights_sha256") != weights_digest(tensors):
+        why.append(f"{what} is damaged (its weights do not match their checksum)")
+        return None
+    changed = _changed_bases(manifest)
+    if changed:
+        why.append(f"{what} was tuned from other weights of "
+                   f"{', '.join(map(repr, changed))} than this machine's")
+        return None
     return tensors, manifest, data
+
+
+def weights_sha256(name: str) -> str | None:
+    """The sha256 of the file that load(name) uses now (the recipe's
+    configuration): the shipped reference when it is current, else this
+    machine's cached model; None when neither is there yet."""
+    recipe_ = recipe(name)
+    digest = code_hash(recipe_)
+    manifest = manifest_index().get(name) or {}
+    path = reference_path(name)
+    if manifest.get("code_hash") == digest and path.is_file():
+        sha = hashlib.sha256(path.read_bytes()).hexdigest()
+        if sha == manifest.get("sha256"):
+            return sha
+    path = cache_path(name, digest)
+    if _usable(path, digest, "", []) is not None:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    return None
+
+
+def _changed_bases(manifest: dict) -> list[str]:
+    """The bases whose weights are not the ones this model was tuned from
+    (the manifest's "bases": name -> sha256)."""
+    bases = manifest.get("bases")
+    if manifest.get("name") in RECIPES and bases is None:
+        bases = {base: None for base in recipe(manifest["name"]).bases}
+    return [base for base, sha in sorted((bases or {}).items())
+            if sha is None or weights_sha256(base) != sha]
+
+
+def _base_changed(what: str, changed: list[str], name: str) -> str:
+    return (f"{what} was tuned from other weights of "
+            f"{', '.join(map(repr, changed))} than the ones this machine uses "
+            f"(retrained since?): it must be tuned again from them. Run: "
+            f"python -m genai.store retrain {name}")
 
 
 # ---------------------------------------------------------------------------
@@ -406,15 +678,70 @@ def _usable(path: Path, digest: str, what: str, why: list):
 # ---------------------------------------------------------------------------
 def manifest_index() -> dict:
     """references/manifest.json: every reference's manifest, file size and
-    sha256, for people and reviews (loading reads the files' own headers)."""
+    sha256 ({} when the file is missing). A damaged one is a StoreError that
+    says how to restore it."""
     path = REFERENCES / "manifest.json"
-    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() \
-        else {}
+    if not path.is_file():
+        return {}
+    try:
+        index = json.loads(path.read_bytes().decode("utf-8"))
+    except UnicodeDecodeError:
+        problem = "not UTF-8"
+    except json.JSONDecodeError as error:
+        problem = f"not JSON: {error.msg} at line {error.lineno}"
+    else:
+        wrong = [name for name, entry in index.items() if not isinstance(entry, dict)] \
+            if isinstance(index, dict) else None
+        if wrong is None:
+            problem = f"not an object of models but {type(index).__name__}"
+        elif wrong:
+            problem = f"the entry of {wrong[0]!r} is not an object"
+        else:
+            return index
+    raise StoreError(f"{path} is damaged ({problem}): restore it with git "
+                     f"checkout -- {path}, or retrain every model: python -m "
+                     f"genai.store retrain --all")
+
+
+def derived(name: str) -> list[str]:
+    """Every model tuned from name, directly or not, in training order."""
+    found = [other for other in RECIPES if name in recipe(other).bases]
+    for other in list(found):
+        found += [more for more in derived(other) if more not in found]
+    return in_training_order(found)
+
+
+def in_training_order(names) -> list[str]:
+    """names, each after the models it is tuned from (then by name)."""
+    ordered: list[str] = []
+
+    def visit(name, path=()):
+        if name in path:
+            raise StoreError(f"the models are tuned from each other in a "
+                             f"circle: {' -> '.join(path + (name,))}")
+        for base in recipe(name).bases:
+            if base in names:
+                visit(base, path + (name,))
+        if name not in ordered:
+            ordered.append(name)
+
+    for name in sorted(set(names)):
+        visit(name)
+    return ordered
 
 
 def retrain(names: list[str], log=print) -> dict:
-    """Train each named model from scratch, check its quality bars against
-    the old reference (if any), and write the new reference."""
+    """Train each named model from scratch, bases first, check its quality
+    bars against the old reference (if any), and write the new reference.
+    A model is tuned only from current references: a base that is stale
+    and not retrained in the same call stops it before any training."""
+    names = in_training_order(names)
+    for name in names:
+        for base in recipe(name).bases:
+            if base not in names and _usable_reference(base, code_hash(recipe(base)), []) is None:
+                raise StoreError(f"{name!r} is tuned from {base!r}, whose reference is "
+                                 f"not current: retrain both, python -m genai.store "
+                                 f"retrain {base} {name}")
     index = manifest_index()
     for name in names:
         old = index.get(name, {}).get("quality")
@@ -434,15 +761,43 @@ def retrain(names: list[str], log=print) -> dict:
         log(f"  {path.name}: {path.stat().st_size / 1e6:.2f} MB, "
             f"{manifest['cpu_seconds']} s CPU; losses {manifest['losses']}; "
             f"quality {manifest['quality']}")
-        # now, not at the end: a model trained from this one (dpo from
+        # now, not at the end: a model tuned from this one (dpo from
         # assistant) must find it current
         index = dict(sorted(index.items()))
-        (REFERENCES / "manifest.json").write_text(
-            json.dumps(index, indent=2, sort_keys=True) + "\n",
-            encoding="utf-8")
+        write_manifest_index(index)
+    stale = [name for name in sorted(RECIPES) if name not in names
+             and any(base in names for base in _all_bases(name))]
+    if stale:
+        log(f"Tuned from a model retrained now, and stale until retrained: "
+            f"{', '.join(in_training_order(stale))}. Run: python -m genai.store "
+            f"retrain {' '.join(in_training_order(stale))} (or retrain "
+            f"{' '.join(names)} --with-derived)")
     log("Now refresh the pages' outputs: python tests/refresh_outputs.py "
         "docs/*/*.md, and read git diff docs/")
     return index
+
+
+def _all_bases(name: str) -> set[str]:
+    bases = set(recipe(name).bases)
+    for base in list(bases):
+        bases |= _all_bases(base)
+    return bases
+
+
+def write_manifest_index(index: dict) -> Path:
+    """references/manifest.json, atomically: the old file or the new one."""
+    path = REFERENCES / "manifest.json"
+    handle, partial = tempfile.mkstemp(dir=REFERENCES, prefix=".manifest.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            out.write(json.dumps(index, indent=2, sort_keys=True) + "\n")
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(partial, path)
+    except BaseException:
+        Path(partial).unlink(missing_ok=True)
+        raise
+    return path
 
 
 def status() -> list[dict]:
@@ -452,7 +807,8 @@ def status() -> list[dict]:
         digest = code_hash(recipe(name))
         why: list[str] = []
         found = _usable_reference(name, digest, why)
-        state = "current" if found is not None else (
+        state = ("stale: base changed" if _changed_bases(found[1]) else "current") \
+            if found is not None else (
             "stale: retrain it" if "other code" in why[0] else why[0])
         path = reference_path(name)
         rows.append({"name": name, "state": state,
@@ -474,6 +830,8 @@ def main(argv=None) -> int:
                                 "rewrite the shipped reference")
     again.add_argument("names", nargs="*", help=", ".join(sorted(RECIPES)))
     again.add_argument("--all", action="store_true", help="every model")
+    again.add_argument("--with-derived", action="store_true",
+                       help="and every model tuned from them")
     args = parser.parse_args(argv)
     if args.command == "retrain":
         names = sorted(RECIPES) if args.all else args.names
@@ -482,7 +840,13 @@ def main(argv=None) -> int:
             parser.error(f"name models to retrain ({', '.join(sorted(RECIPES))})"
                          f" or use --all" + (f"; unknown: {unknown}"
                                              if unknown else ""))
-        retrain(names)
+        if args.with_derived:
+            names = sorted(set(names).union(*(derived(name) for name in names)))
+        try:
+            retrain(names)
+        except StoreError as error:
+            print(f"python -m genai.store: error: {error}", file=sys.stderr)
+            return 2
         return 0
     total = 0
     for row in status():

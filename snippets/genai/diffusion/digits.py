@@ -119,8 +119,7 @@ def _bars(quality: dict, reference: dict) -> list[str]:
 
 RECIPE = store.Recipe(
     "digits", "class-conditional diffusion model of the 8x8 digits",
-    DIGITS, sources=("diffusion.ddpm", "diffusion.noise_schedule", "diffusion.digits"),
-    train=_train, save=_save, build=_build, losses=_losses,
+    DIGITS, train=_train, save=_save, build=_build, losses=_losses,
     quality=_quality, bars=_bars)
 
 

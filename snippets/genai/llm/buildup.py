@@ -380,8 +380,7 @@ class BuildupConfig:
 
 RECIPE = store.Recipe(
     "buildup", "the seven stages of the GPT build-up, trained on the stories",
-    BuildupConfig(), sources=("llm.buildup", "llm.corpora", "llm.tokenizer",
-                              "llm.gpt"),
+    BuildupConfig(),
     train=_train_all, save=_save, build=_build,
     losses=lambda trained: {}, quality=_quality, bars=_bars)
 

@@ -216,7 +216,7 @@ def _bars(quality: dict, reference: dict) -> list[str]:
 
 RECIPE = store.Recipe(
     "icl", "GPT that reads a secret code from the examples in its prompt",
-    ICL, sources=("llm.in_context", "llm.gpt", "llm.train"), train=_train,
+    ICL, train=_train,
     save=_save, build=_build, losses=_losses, quality=_quality, bars=_bars)
 
 

@@ -454,12 +454,10 @@ def _bars(quality: dict, reference: dict) -> list[str]:
 # --8<-- [end:bars]
 
 
-SOURCES = ("llm.instruct", "llm.gpt", "llm.train", "llm.corpora",
-           "llm.tokenizer")
 RECIPE = store.Recipe(
     "assistant", "the facts GPT, instruction-tuned to answer questions",
-    TuneConfig(), sources=SOURCES, train=_train, save=_save, build=_build,
-    losses=_losses, quality=_quality, bars=_bars)
+    TuneConfig(), train=_train, save=_save, build=_build,
+    losses=_losses, quality=_quality, bars=_bars, bases=("facts",))
 
 
 if __name__ == "__main__":

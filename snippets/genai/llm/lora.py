@@ -309,36 +309,16 @@ def _train(config: LoRAConfig, checkpoint, log) -> Assistant:
     return lora_tune(config, torch.device("cpu"), log)
 
 
-def base_fingerprint(model: GPT) -> str:
-    """The sha256 of the frozen weights that come from the base model's
-    file: the base that the adapters sit on. (Not the chat tokens' rows:
-    they are computed, and the last bits of a mean differ between CPUs.)"""
-    digest = hashlib.sha256()
-    for name, p in model.named_parameters():
-        if not p.requires_grad:
-            if p.size(0) == model.config.vocab_size:     # the embedding
-                p = p[:-len(CHAT_TOKENS)]
-            digest.update(name.encode())
-            digest.update(p.detach().cpu().contiguous().numpy().tobytes())
-    return digest.hexdigest()
-
-
 def _save(tuned: Assistant):
     tensors = {name: p.detach().clone() for name, p in
                tuned.model.named_parameters() if p.requires_grad}
-    return tensors, {"losses": tuned.losses,
-                     "base_weights": base_fingerprint(tuned.model)}
+    return tensors, {"losses": tuned.losses}
 
 
 def _build(config: LoRAConfig, tensors, data, device) -> Assistant:
+    # the file holds the change only: the store checks that the base is
+    # the one it was trained on (its manifest's "bases")
     model, tokenizer = lora_model(config, device)
-    # the file holds the change only: it must sit on the base it was
-    # trained on (a facts model retrained on another CPU is another base)
-    if data.get("base_weights") != base_fingerprint(model):
-        raise store.StoreError(
-            f"these {config.base!r} weights are not the ones the LoRA "
-            f"adapters were trained on: retrain them with "
-            f"python -m genai.store retrain lora")
     wanted = {name: p.shape for name, p in model.named_parameters()
               if p.requires_grad}
     found = {name: t.shape for name, t in tensors.items()}
@@ -382,10 +362,7 @@ def _bars(quality: dict, reference: dict) -> list[str]:
 
 RECIPE = store.Recipe(
     "lora", "the facts GPT, instruction-tuned with LoRA adapters",
-    # the file holds the change only: the facts model's code counts too
-    LoRAConfig(), sources=("llm.lora", "llm.instruct", "llm.pretrained",
-                           "llm.gpt", "llm.train", "llm.corpora",
-                           "llm.tokenizer"),
+    LoRAConfig(), bases=("facts",),
     train=_train, save=_save, build=_build, losses=ASSISTANT.losses,
     quality=_quality, bars=_bars)
 

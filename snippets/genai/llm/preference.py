@@ -269,8 +269,7 @@ def _bars(quality: dict, reference: dict) -> list[str]:
 
 RECIPE = store.Recipe(
     "dpo", "the instruction-tuned assistant, preference-tuned with DPO",
-    DPOConfig(), sources=("llm.preference", "llm.instruct", "llm.gpt",
-                          "llm.train", "llm.corpora", "llm.tokenizer"),
+    DPOConfig(), bases=("assistant",),
     # saved and summed up as the instruction-tuned model is
     train=_train, save=ASSISTANT.save, build=_build, losses=ASSISTANT.losses,
     quality=_quality, bars=_bars)

@@ -3,8 +3,9 @@
 They are reference models (see genai.store): genai.llm.train trained each
 once with the configuration below, in under a minute on one CPU thread, and
 the course ships the weights, so every page prints the same numbers on
-every machine. Changing the code that trains them (SOURCES) makes the
-store train them again on your machine, once.
+every machine. Changing the code that trains them (whatever train and
+save reach: genai.store.training_code) makes the store train them again
+on your machine, once.
 
     python -m genai.llm.pretrained        # what the two models know
 """
@@ -22,9 +23,6 @@ from genai.llm.tokenizer import load_tokenizer
 from genai.llm.train import TrainConfig, TrainError, TrainRun, complete, train
 
 # the modules whose code trains the models (see genai.store)
-SOURCES = ("llm.gpt", "llm.train", "llm.corpora", "llm.tokenizer")
-
-
 # --8<-- [start:pretrained]
 PRETRAINED = {
     # 60 countries and capitals, in 7 kinds of sentence
@@ -150,7 +148,7 @@ def _train_cpu(config: TrainConfig, checkpoint, log) -> TrainRun:
                  log=log)
 
 
-_GPT = dict(sources=SOURCES, train=_train_cpu, save=_save_run,
+_GPT = dict(train=_train_cpu, save=_save_run,
             build=_build_run, losses=_final_losses)
 FACTS = store.Recipe("facts", "GPT on 60 countries and their capitals",
                      PRETRAINED["facts"], quality=_facts_quality,
