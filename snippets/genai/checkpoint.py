@@ -34,7 +34,6 @@ def _as_dict(config: Any) -> dict:
     raise TypeError(f"config must be a dataclass instance or a dict, got {type(config).__name__}")
 
 
-# --8<-- [start:save]
 def save_checkpoint(path: str | Path, config: Any, state: dict) -> Path:
     """Write {config, state} to path atomically: temporary file, then rename."""
     path = Path(path)
@@ -51,10 +50,8 @@ def save_checkpoint(path: str | Path, config: Any, state: dict) -> Path:
         Path(tmp_name).unlink(missing_ok=True)
         raise
     return path
-# --8<-- [end:save]
 
 
-# --8<-- [start:load]
 def load_checkpoint(path: str | Path, expected_config: Any, map_location=None) -> dict:
     """The saved state, after checking it was made with expected_config."""
     path = Path(path)
@@ -79,7 +76,6 @@ def load_checkpoint(path: str | Path, expected_config: Any, map_location=None) -
             f"{path} was saved with another configuration:\n  " + "\n  ".join(differences)
         )
     return payload["state"]
-# --8<-- [end:load]
 
 
 @contextlib.contextmanager

@@ -12,7 +12,6 @@ import os
 import torch
 
 
-# --8<-- [start:get_device]
 def get_device() -> torch.device:
     """CUDA if present, else Apple MPS, else CPU; COURSE_DEVICE overrides."""
     forced = os.environ.get("COURSE_DEVICE", "").strip()
@@ -28,7 +27,6 @@ def get_device() -> torch.device:
     if torch.backends.mps.is_available():
         return torch.device("mps")
     return torch.device("cpu")
-# --8<-- [end:get_device]
 
 
 @contextlib.contextmanager

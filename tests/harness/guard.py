@@ -43,8 +43,8 @@ PYTHON_LANGUAGES = {
 } | {"ipython", "ipython3"}
 MARKDOWN_SUFFIXES = {".markdown", ".mdown", ".mkdn", ".mkd", ".md"}
 
-_INCLUDE = re.compile(r"""^\s*-{1,}8<-{1,}\s+(?P<quote>["'])(?P<spec>[^"']+)(?P=quote)\s*$""")
-_SECTION = re.compile(r"^\s*#\s*-{1,}8<-{1,}\s*\[(?P<kind>start|end):(?P<name>[^\]]+)\]\s*$")
+INCLUDE = re.compile(r"""^\s*-{1,}8<-{1,}\s+(?P<quote>["'])(?P<spec>[^"']+)(?P=quote)\s*$""")
+SECTION = re.compile(r"^\s*#\s*-{1,}8<-{1,}\s*\[(?P<kind>start|end):(?P<name>[^\]]+)\]\s*$")
 _FENCE = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,})(?P<info>[^`]*)$")
 _SKIP = re.compile(r"^\s*<!--[-\s]*(?P<mark>pytest\.mark\.skip(?:if)?\b.*?)\s*-->\s*$")
 _CONT = re.compile(r"^\s*<!--[-\s]*pytest-codeblocks:cont[-\s]*-->\s*$")
@@ -158,12 +158,12 @@ def resolve_include(spec: str, root: Path) -> Include:
             first, _, last = part.partition(":")
             ranges.append((int(first or 1), int(last or len(lines))))
     else:
-        marks = {(m["kind"], m["name"]): i for i, line in enumerate(lines, 1) if (m := _SECTION.match(line))}
+        marks = {(m["kind"], m["name"]): i for i, line in enumerate(lines, 1) if (m := SECTION.match(line))}
         if ("start", selector) not in marks or ("end", selector) not in marks:
             raise ValueError(f"section {selector!r} not found in {name}")
         ranges = [(marks["start", selector] + 1, marks["end", selector] - 1)]
     shown = [n for first, last in ranges for n in range(first, min(last, len(lines)) + 1)
-             if not _SECTION.match(lines[n - 1])]
+             if not SECTION.match(lines[n - 1])]
     return Include(path, shown, normalise("\n".join(lines[n - 1] for n in shown)))
 
 
@@ -208,7 +208,7 @@ def fences(page_source: str, root: Path) -> list[Fence]:
                      skip["mark"] if skip else None, bool(_CONT.match(previous)))
         shown = []
         for line in item.body.splitlines():
-            include = _INCLUDE.match(line)
+            include = INCLUDE.match(line)
             if include:
                 item.includes.append(resolve_include(include["spec"], root))
                 shown.append(item.includes[-1].text)

@@ -6,13 +6,12 @@ first line shows the whole class; none starts or ends inside a function."""
 from __future__ import annotations
 
 import ast
-import re
 
 import pytest
 
-from support import PACKAGE
-
-MARKER = re.compile(r"^\s*#\s*-{1,}8<-{1,}\s*\[(?P<kind>start|end):(?P<name>[^\]]+)\]\s*$")
+from harness.guard import INCLUDE
+from harness.guard import SECTION as MARKER     # one pattern for the guard and these tests
+from support import PACKAGE, ROOT
 
 
 def edges(tree: ast.Module, end: int) -> dict[int, dict[int, int]]:
@@ -92,3 +91,18 @@ class B:
 @pytest.mark.parametrize("path", sorted(PACKAGE.rglob("*.py")), ids=lambda p: str(p.relative_to(PACKAGE)))
 def test_sections_start_and_end_at_function_and_class_edges(path):
     assert section_problems(path.read_text(encoding="utf-8"), path.name) == []
+
+
+def test_every_section_is_shown_on_a_page():
+    """A section that no page includes is dead weight that looks shown."""
+    included = set()
+    for page in (ROOT / "docs").rglob("*.md"):
+        for line in page.read_text(encoding="utf-8").splitlines():
+            if (match := INCLUDE.match(line)) and ":" in match["spec"]:
+                included.add(tuple(match["spec"].rsplit(":", 1)))
+    unused = [f"{path.relative_to(ROOT).as_posix()}:{match['name']}"
+              for path in sorted(PACKAGE.rglob("*.py"))
+              for line in path.read_text(encoding="utf-8").splitlines()
+              if (match := MARKER.match(line)) and match["kind"] == "start"
+              and (path.relative_to(ROOT).as_posix(), match["name"]) not in included]
+    assert len(included) > 100 and not unused, unused

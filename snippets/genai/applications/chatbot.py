@@ -164,7 +164,6 @@ class Chatbot:
 # --8<-- [end:bot]
 
 
-# --8<-- [start:local]
 class LocalChatbot(Chatbot):
     """The same chat with the course's instruction-tuned GPT, on this
     machine: no key, no server. The model was tuned on conversations of one
@@ -223,7 +222,6 @@ class LocalChatbot(Chatbot):
         self.messages.append({"role": "assistant", "content": reply})
         self.record({"role": "assistant", "content": reply})
         return reply
-# --8<-- [end:local]
 
 
 # --8<-- [start:loop]

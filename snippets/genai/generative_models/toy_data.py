@@ -42,7 +42,6 @@ def make_moons(
 # --8<-- [end:make_moons]
 
 
-# --8<-- [start:make_blobs]
 def make_blobs(
     n_samples: int = 400,
     centers: list[tuple[float, float]] = ((-1.0, 0.0), (1.0, 0.5)),
@@ -57,7 +56,6 @@ def make_blobs(
     y = torch.randint(len(centres), (n_samples,), device=device)  # (N,)
     x = centres[y] + std * torch.randn(n_samples, 2, device=device)
     return x, y
-# --8<-- [end:make_blobs]
 
 
 # --8<-- [start:chapter_data]

@@ -294,7 +294,6 @@ def fit_context(messages, tokenizer, block_size: int, room: int = 8):
 # --8<-- [end:fit]
 
 
-# --8<-- [start:reply]
 @torch.no_grad()
 def reply_tokens(model: GPT, tokenizer, messages):
     """Yield the ids of the greedy reply to messages, one at a time, until
@@ -316,7 +315,6 @@ def reply(model: GPT, tokenizer, messages) -> tuple[str, bool]:
     new = list(reply_tokens(model, tokenizer, messages))
     ended = bool(new) and new[-1] == tokenizer.special_tokens.get(END)
     return tokenizer.decode(new[:-1] if ended else new), ended
-# --8<-- [end:reply]
 
 
 def right(text: str, kind: str) -> bool:
@@ -443,7 +441,6 @@ def _quality(tuned: Assistant) -> dict:
     return {key: value for key, value in scores.items() if key != "n"}
 
 
-# --8<-- [start:bars]
 BARS = {"accuracy": 0.90, "ended": 0.95}
 
 
@@ -451,7 +448,6 @@ def _bars(quality: dict, reference: dict) -> list[str]:
     """At least 90% right on held-out wordings, and 95% ended cleanly."""
     return [f"{key} {quality[key]:.1%} on held-out questions, the bar is "
             f"{bar:.0%}" for key, bar in BARS.items() if quality[key] < bar]
-# --8<-- [end:bars]
 
 
 RECIPE = store.Recipe(

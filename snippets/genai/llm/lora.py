@@ -341,7 +341,6 @@ def _quality(tuned: Assistant) -> dict:
             "trained_share": trainable(tuned.model) / frozen}
 
 
-# --8<-- [start:bars]
 def _bars(quality: dict, reference: dict) -> list[str]:
     """At most 5% as many numbers trained as the model has; accuracy
     within 5 points of full fine-tuning's (the shipped "assistant");
@@ -357,7 +356,6 @@ def _bars(quality: dict, reference: dict) -> list[str]:
     if quality["ended"] < 0.95:
         failures.append(f"{quality['ended']:.1%} ended, the bar is 95%")
     return failures
-# --8<-- [end:bars]
 
 
 RECIPE = store.Recipe(

@@ -248,7 +248,6 @@ def _quality(tuned: Assistant) -> dict:
     return {**pairs, **{k: v for k, v in scores.items() if k != "n"}}
 
 
-# --8<-- [start:bars]
 def _bars(quality: dict, reference: dict) -> list[str]:
     """90% of held-out pairs preferred the right way; at most one reply in
     ten verbose (about half were before); at least 85% of the answers
@@ -264,7 +263,6 @@ def _bars(quality: dict, reference: dict) -> list[str]:
     if quality["accuracy"] < 0.85:
         failures.append(f"accuracy {quality['accuracy']:.1%}, the bar is 85%")
     return failures
-# --8<-- [end:bars]
 
 
 RECIPE = store.Recipe(

@@ -47,7 +47,6 @@ def ask(prompt, system=None, client=None, max_tokens=500, history=()):
 # --8<-- [end:ask]
 
 
-# --8<-- [start:wrap]
 def wrap(text, width=72):
     """`text` with each long line folded at `width` characters, for print.
 
@@ -60,7 +59,6 @@ def wrap(text, width=72):
                                subsequent_indent=" " * len(bullet))
         lines.append(folded)
     return "\n".join(lines)
-# --8<-- [end:wrap]
 
 
 def _check_text(name, value):
