@@ -8,8 +8,9 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import hashlib
-import struct
 import json
+import re
+import struct
 import subprocess
 import sys
 import threading
@@ -309,7 +310,8 @@ def test_a_broken_model_file_is_a_clear_error(tmp_path, content, message):
 
 
 def test_an_unknown_name_lists_the_models():
-    models = "assistant, buildup, digits, dpo, facts, icl, lora, stories"
+    models = ", ".join(sorted(store.RECIPES))
+    assert len(store.RECIPES) >= 8
     with pytest.raises(store.StoreError, match=f"the store has {models}"):
         store.load("poems")
 
@@ -474,8 +476,6 @@ def test_the_build_up_page_retrains_every_stage_within_the_bars():
     page shows. That number is the reference's own (rounded), and any loss
     within 0.05 and the rounding of it meets the bars (within 0.1 of the
     reference): the page is the retraining of this reference."""
-    import re
-
     from pytest_codeblocks.main import extract_from_file
 
     from genai.llm.buildup import STAGES
@@ -591,8 +591,8 @@ def test_a_read_only_cache_serves_what_it_holds(tiny, monkeypatch):
 def test_the_command_lists_the_models():
     out = subprocess.run([sys.executable, "-m", "genai.store"], cwd=ROOT,
                          capture_output=True, text=True, check=True).stdout
-    for name in store.RECIPES:
-        assert f"{name} " in out and "current" in out
+    states = dict(re.findall(r"^(\S+) +[\d.]+ MB  (.+?)  \{", out, re.M))
+    assert states == {name: "current" for name in store.RECIPES}, out
     assert "MB of references" in out
 
 

@@ -6,6 +6,7 @@ and exit with 130; nothing half-written is left behind."""
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -17,7 +18,9 @@ from genai.applications.content_generator import ContentError, read_products, wr
 from genai.llm_api.fake_server import FakeLLMServer
 from support import ROOT, ctrl_c_reaches_it
 
-APPS = ["content_generator", "chatbot", "art", "code_assistant"]
+# every app that a page tells readers to run
+APPS = sorted({name for page in (ROOT / "docs").rglob("*.md") for name in re.findall(
+    r"python -m genai\.applications\.(\w+)", page.read_text(encoding="utf-8"))})
 
 
 def run(module: str, *args, stdin: bytes | None = None, env=None):
@@ -35,6 +38,7 @@ def one_line(result, message: bytes):
 
 @pytest.mark.parametrize("app", APPS)
 def test_an_argument_that_is_not_utf8_is_one_line(app):
+    assert len(APPS) >= 4
     one_line(run(f"genai.applications.{app}", b"caf\xe9"), b"argument 1 is not UTF-8 text")
 
 
