@@ -448,15 +448,52 @@ def test_every_reference_is_current_and_listed_in_the_manifest():
                 if p.suffix not in {".safetensors", ".json"}], "only safetensors and JSON"
 
 
-def test_every_reference_passes_its_own_bars():
-    for name, entry in store.manifest_index().items():
-        assert store.recipe(name).bars(entry["quality"], entry["quality"]) == [], name
-
-
 # A reference whose every part a page trains anew in every run, each part held
 # by the page's tolerance to the reference's own number: retraining it here as
 # well would prove nothing more (test_the_build_up_page_retrains_every_stage).
 RETRAINED_BY_A_PAGE = {"buildup": "llm/build.md"}
+
+
+def moved(delta: float) -> tuple[str, float]:
+    """A figure the reference's own plus delta (a bar relative to it)."""
+    return ("moved", delta)
+
+
+def _ideal(k: int) -> float:
+    from genai.llm.in_context import ideal_accuracy
+
+    return ideal_accuracy(k)
+
+
+# Changes to a reference's figures, one per bar, that the bar must catch: a
+# bar that compares with the reference fails when the figure drifts past its
+# margin, not only when it is absurd (bars(q, q) alone passes for any q)
+WORSE = {
+    "facts": [{"capitals_right": 59}, {"paris_first": False}, {"validation_loss": moved(+0.11)}],
+    "stories": [{"validation_loss": moved(+0.11)}],
+    "icl": [{f"accuracy_k{k}": _ideal(k) - 0.031} for k in (0, 1, 2, 4, 8)],
+    "digits": [{"class_accuracy": 0.94}],
+    "buildup": [{stage: moved(+0.11)} for stage in (
+        "bigram", "one_head", "multi-head", "plus_MLP", "plus_residual", "plus_LayerNorm",
+        "full_GPT")] + [{"one_head": moved(-0.11)}, {"bigram": 0.6, "full_GPT": 0.4}],
+    "assistant": [{"accuracy": 0.89}, {"ended": 0.94}],
+    "dpo": [{"preference_accuracy": 0.89}, {"verbose": 0.11}, {"accuracy": 0.84}],
+    "lora": [{"trained_share": 0.051}, {"accuracy": 0.91}, {"ended": 0.94}],
+}
+
+
+@pytest.mark.parametrize("name", sorted(store.RECIPES))
+def test_each_bar_fails_on_a_model_worse_in_its_figure(name):
+    """The reference's own figures pass its bars, and each change in WORSE
+    fails them (the buildup's last: the full GPT not 0.3 below the bigram;
+    lora's accuracy: 5 points below the shipped assistant's)."""
+    recipe, reference = store.recipe(name), store.manifest_index()[name]["quality"]
+    assert set(WORSE) == set(store.RECIPES)
+    assert recipe.bars(reference, reference) == []
+    for change in WORSE[name]:
+        worse = {key: reference[key] + value[1] if isinstance(value, tuple) else value
+                 for key, value in change.items()}
+        assert recipe.bars({**reference, **worse}, reference), (name, worse)
 
 
 @pytest.mark.parametrize("name", sorted(set(store.RECIPES) - set(RETRAINED_BY_A_PAGE)))
