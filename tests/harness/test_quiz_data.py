@@ -107,6 +107,10 @@ def test_quiz_is_well_formed(render, chapter):
     assert not find(tree, lambda n: n["tag"] == "pre"), "quizzes show no code blocks"
     questions = find(quizzes[0], has_class("quiz-question"))
     assert 4 <= len(questions) <= 10, f"{len(questions)} questions (4 to 10 wanted)"
+    words = "four five six seven eight nine ten".split()
+    said = (DOCS / chapter / "quiz.md").read_text(encoding="utf-8").split(" questions on ")[0]
+    assert said.split()[-1].lower() == words[len(questions) - 4], \
+        f"the page says {said.split()[-1]!r} questions and holds {len(questions)}"
     prompts = set()
     for number, question in enumerate(questions, 1):
         where = f"{chapter} question {number}"
