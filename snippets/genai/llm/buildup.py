@@ -165,7 +165,8 @@ class Block(nn.Module):
 # --8<-- [start:model]
 @dataclass(frozen=True)
 class Stage:
-    """What a stage's model has; each stage adds one thing."""
+    """What a stage's model has; each stage adds one thing (the fourth
+    adds two: the MLP and a second block)."""
     name: str
     n_head: int = 1              # 1: one head; more: multi-head
     mlp: bool = False            # a feed-forward MLP after attention

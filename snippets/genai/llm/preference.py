@@ -44,7 +44,7 @@ def preference_pairs(held_out: bool = False, seed: int = 0
     data: the concise right answer is chosen over the same answer with a
     sentence nobody asked for, over a wrong city, or over a needless
     "I don't know."; for a made-up country, "I don't know." is chosen over
-    a made-up answer."""
+    a real capital given as if it were the answer."""
     rng = random.Random(seed)
     cities = list(CAPITALS.values())
     pairs = []
@@ -105,7 +105,7 @@ class DPOConfig:
     steps: int = 150
     batch_size: int = 16         # pairs per step
     lr: float = 2e-4
-    beta: float = 0.1            # how far from the reference it may go
+    beta: float = 0.1            # weight of the KL penalty: larger stays closer
     sft_weight: float = 2.0      # the weight of the chosen replies' NLL
     seed: int = 0
 # --8<-- [end:config]
