@@ -487,13 +487,13 @@ def test_each_bar_fails_on_a_model_worse_in_its_figure(name):
     """The reference's own figures pass its bars, and each change in WORSE
     fails them (the buildup's last: the full GPT not 0.3 below the bigram;
     lora's accuracy: 5 points below the shipped assistant's)."""
-    recipe, reference = store.recipe(name), store.manifest_index()[name]["quality"]
+    reference = store.manifest_index()[name]["quality"]
     assert set(WORSE) == set(store.RECIPES)
-    assert recipe.bars(reference, reference) == []
+    assert store.shortfalls(name, reference) == []
     for change in WORSE[name]:
         worse = {key: reference[key] + value[1] if isinstance(value, tuple) else value
                  for key, value in change.items()}
-        assert recipe.bars({**reference, **worse}, reference), (name, worse)
+        assert store.shortfalls(name, {**reference, **worse}), (name, worse)
 
 
 @pytest.mark.parametrize("name", sorted(set(store.RECIPES) - set(RETRAINED_BY_A_PAGE)))
@@ -503,7 +503,7 @@ def test_retrained_here_each_model_reaches_its_bars(name, tmp_path):
     reference = store.manifest_index()[name]
     _, _, manifest, _ = store.train_model(name, checkpoint=tmp_path / "partial.pt", **QUIET)
     assert manifest["code_hash"] == reference["code_hash"]
-    assert store.recipe(name).bars(manifest["quality"], reference["quality"]) == []
+    assert store.shortfalls(name, manifest["quality"]) == []
 
 
 def test_the_build_up_page_retrains_every_stage_within_the_bars():
@@ -535,8 +535,8 @@ def test_the_build_up_page_retrains_every_stage_within_the_bars():
     reach = 0.05 + 0.005 + 0.005
     for shift in ({key: reach for key in shown}, {key: -reach for key in shown},
                   {key: -reach if key == "bigram" else reach for key in shown}):
-        assert recipe.bars({key: reference[key] + shift[key] for key in shown}, reference) == []
-    assert recipe.bars({**shown, "one_head": shown["one_head"] + 0.2}, reference) != []
+        assert store.shortfalls("buildup", {key: reference[key] + shift[key] for key in shown}) == []
+    assert store.shortfalls("buildup", {**shown, "one_head": shown["one_head"] + 0.2}) != []
 
 
 # ---------------------------------------------------------------------------

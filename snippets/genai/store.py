@@ -102,9 +102,8 @@ class Recipe:
         holds "seconds" and "cpu_seconds", the training's times from the
         manifest;
     losses(obj) and quality(obj) -> {name: number}, kept in the manifest;
-    bars(quality, reference) -> what falls short, comparing a retrained
-        model's figures with the shipped reference's: bars that hold on any
-        CPU, never exact floats;
+    bars: the quality bars (Bar) that a retrained model must meet, on any
+        CPU: never exact floats;
     bases: the models it is tuned from (which train loads from the store);
         a configuration with a field "base" names its own.
 
@@ -119,13 +118,62 @@ class Recipe:
     build: Callable
     losses: Callable
     quality: Callable
-    bars: Callable
+    bars: tuple["Bar", ...]
     bases: tuple[str, ...] = ()
 
     def bases_of(self, config=None) -> tuple[str, ...]:
         config = self.config if config is None else config
         return (config.base,) if "base" in {f.name for f in dataclasses.fields(config)} \
             else self.bases
+
+
+@dataclass(frozen=True)
+class Bar:
+    """One quality bar: the figure quality[key], compared (op: ">=", "<=",
+    "==", or "within": at most threshold away) with a target. The target is
+    threshold itself, or, with against=, another figure plus threshold:
+    against="reference": the same figure of this model's shipped reference;
+    against="<model>": that reference's figure (of=: another key);
+    against="quality": this model's own figure of=."""
+    key: str
+    op: str
+    threshold: float
+    against: str | None = None
+    of: str | None = None
+    why: str = ""
+
+    def target(self, quality: dict, references: dict, name: str):
+        if self.against is None or self.op == "within":
+            return self.threshold
+        if self.against == "quality":
+            return quality[self.of] + self.threshold
+        model = name if self.against == "reference" else self.against
+        return references[model][self.of or self.key] + self.threshold
+
+    def shortfall(self, quality: dict, references: dict, name: str) -> str | None:
+        """What falls short, in words, or None."""
+        value, target = quality[self.key], self.target(quality, references, name)
+        if self.op == "within":
+            centre = references[name if self.against == "reference" else self.against][
+                self.of or self.key]
+            ok, wanted = abs(value - centre) <= target, f"within {target:g} of {centre:.4g}"
+        else:
+            ok = {">=": value >= target, "<=": value <= target, "==": value == target}[self.op]
+            wanted = f"{self.op} {target:.4g}" if not isinstance(target, bool) else f"{target}"
+        if ok:
+            return None
+        shown = f"{value:.4g}" if isinstance(value, float) else f"{value}"
+        return f"{self.key} {shown}, the bar is {wanted}" + (f" ({self.why})" if self.why else "")
+
+
+def shortfalls(name: str, quality: dict, references: dict | None = None) -> list[str]:
+    """The bars of model name that quality falls short of. references:
+    {model: quality figures} of the shipped references (by default
+    manifest.json's), which relative bars compare with."""
+    if references is None:
+        references = {other: entry.get("quality", {}) for other, entry in manifest_index().items()}
+    return [failure for bar in recipe(name).bars
+            if (failure := bar.shortfall(quality, references, name)) is not None]
 
 
 def recipe(name: str) -> Recipe:
@@ -750,8 +798,9 @@ def retrain(names: list[str], log=print) -> dict:
             _, tensors, manifest, data = train_model(
                 name, checkpoint=Path(folder) / "partial.pt",
                 log=lambda text: None)
-        failures = recipe(name).bars(manifest["quality"], old or
-                                     manifest["quality"])
+        references = {other: entry.get("quality", {}) for other, entry in index.items()}
+        references[name] = old or manifest["quality"]
+        failures = shortfalls(name, manifest["quality"], references)
         for failure in failures:
             log(f"  warning: {failure}")
         path = write_model(reference_path(name), tensors, data)

@@ -110,17 +110,11 @@ def _quality(run: DiffusionRun) -> dict:
         "judge_accuracy": judge.test_accuracy}
 
 
-def _bars(quality: dict, reference: dict) -> list[str]:
-    if quality["class_accuracy"] >= 0.95:
-        return []
-    return [f"class accuracy {quality['class_accuracy']:.1%} at guidance "
-            f"{GUIDANCE}, the bar is 95%"]
-
-
 RECIPE = store.Recipe(
     "digits", "class-conditional diffusion model of the 8x8 digits",
     DIGITS, train=_train, save=_save, build=_build, losses=_losses,
-    quality=_quality, bars=_bars)
+    quality=_quality,
+    bars=(store.Bar("class_accuracy", ">=", 0.95, why=f"at guidance {GUIDANCE}"),))
 
 
 if __name__ == "__main__":

@@ -352,19 +352,19 @@ def _build(config, tensors, data, device):
 
 
 def _quality(trained) -> dict:
-    return {name.replace(" ", "_").replace("+_", "plus_"): loss
-            for name, loss in trained["losses"].items()}
+    return {_key(name): loss for name, loss in trained["losses"].items()}
 
 
-def _bars(quality: dict, reference: dict) -> list[str]:
-    """Each stage within 0.1 of the reference's validation loss, and the
-    full GPT well below the bigram."""
-    failures = [f"{name}: validation loss {loss:.3f}, the reference "
-                f"{reference[name]:.3f}" for name, loss in quality.items()
-                if abs(loss - reference[name]) > 0.1]
-    if quality["full_GPT"] > quality["bigram"] - 0.3:
-        failures.append("the full GPT is not clearly better than the bigram")
-    return failures
+def _key(stage_name: str) -> str:
+    return stage_name.replace(" ", "_").replace("+_", "plus_")
+
+
+# each stage within 0.1 of the reference's validation loss, and the full GPT
+# well below the bigram
+BARS = tuple(store.Bar(_key(stage.name), "within", 0.1, against="reference")
+             for stage in STAGES) + (
+    store.Bar("full_GPT", "<=", -0.3, against="quality", of="bigram",
+              why="clearly better than the bigram"),)
 
 
 @dataclass(frozen=True)
@@ -383,7 +383,7 @@ RECIPE = store.Recipe(
     "buildup", "the seven stages of the GPT build-up, trained on the stories",
     BuildupConfig(),
     train=_train_all, save=_save, build=_build,
-    losses=lambda trained: {}, quality=_quality, bars=_bars)
+    losses=lambda trained: {}, quality=_quality, bars=BARS)
 
 
 def stages() -> dict:

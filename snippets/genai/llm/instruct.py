@@ -441,19 +441,14 @@ def _quality(tuned: Assistant) -> dict:
     return {key: value for key, value in scores.items() if key != "n"}
 
 
-BARS = {"accuracy": 0.90, "ended": 0.95}
-
-
-def _bars(quality: dict, reference: dict) -> list[str]:
-    """At least 90% right on held-out wordings, and 95% ended cleanly."""
-    return [f"{key} {quality[key]:.1%} on held-out questions, the bar is "
-            f"{bar:.0%}" for key, bar in BARS.items() if quality[key] < bar]
+BARS = (store.Bar("accuracy", ">=", 0.90, why="right on held-out questions"),
+        store.Bar("ended", ">=", 0.95, why="replies that end with <|end|>"))
 
 
 RECIPE = store.Recipe(
     "assistant", "the facts GPT, instruction-tuned to answer questions",
     TuneConfig(), train=_train, save=_save, build=_build,
-    losses=_losses, quality=_quality, bars=_bars, bases=("facts",))
+    losses=_losses, quality=_quality, bars=BARS, bases=("facts",))
 
 
 if __name__ == "__main__":

@@ -341,28 +341,19 @@ def _quality(tuned: Assistant) -> dict:
             "trained_share": trainable(tuned.model) / frozen}
 
 
-def _bars(quality: dict, reference: dict) -> list[str]:
-    """At most 5% as many numbers trained as the model has; accuracy
-    within 5 points of full fine-tuning's (the shipped "assistant");
-    95% of the replies ended cleanly."""
-    full = store.manifest_index()["assistant"]["quality"]["accuracy"]
-    failures = []
-    if quality["trained_share"] > 0.05:
-        failures.append(f"{quality['trained_share']:.2%} of the numbers "
-                        f"trained, the bar is at most 5%")
-    if quality["accuracy"] < full - 0.05:
-        failures.append(f"accuracy {quality['accuracy']:.1%}, the bar is "
-                        f"{full - 0.05:.1%} (full fine-tuning: {full:.1%})")
-    if quality["ended"] < 0.95:
-        failures.append(f"{quality['ended']:.1%} ended, the bar is 95%")
-    return failures
+BARS = (
+    store.Bar("trained_share", "<=", 0.05, why="of the model's numbers trained"),
+    store.Bar("accuracy", ">=", -0.05, against="assistant",
+              why="within 5 points of full fine-tuning, the shipped assistant"),
+    store.Bar("ended", ">=", 0.95),
+)
 
 
 RECIPE = store.Recipe(
     "lora", "the facts GPT, instruction-tuned with LoRA adapters",
     LoRAConfig(), bases=("facts",),
     train=_train, save=_save, build=_build, losses=ASSISTANT.losses,
-    quality=_quality, bars=_bars)
+    quality=_quality, bars=BARS)
 
 
 if __name__ == "__main__":

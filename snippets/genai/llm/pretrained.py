@@ -114,33 +114,18 @@ def _facts_quality(run: TrainRun) -> dict:
             "validation_loss": run.history[-1][2]}
 
 
-def _facts_bars(quality: dict, reference: dict) -> list[str]:
-    failures = []
-    if quality["capitals_right"] < len(CAPITALS):
-        failures.append(f"{quality['capitals_right']} of {len(CAPITALS)} "
-                        f"capitals right, the bar is all of them")
-    if not quality["paris_first"]:
-        failures.append("' Paris' is not the most likely token after "
-                        "'The capital of France is'")
-    failures += _loss_bar(quality, reference, margin=0.1)
-    return failures
-
-
 def _stories_quality(run: TrainRun) -> dict:
     return {"validation_loss": run.history[-1][2],
             "ln_vocabulary": math.log(run.tokenizer.vocab_size)}
 
 
-def _stories_bars(quality: dict, reference: dict) -> list[str]:
-    return _loss_bar(quality, reference, margin=0.1)
-
-
-def _loss_bar(quality: dict, reference: dict, margin: float) -> list[str]:
-    if quality["validation_loss"] <= reference["validation_loss"] + margin:
-        return []
-    return [f"validation loss {quality['validation_loss']:.3f}, more than "
-            f"{margin} above the reference's "
-            f"{reference['validation_loss']:.3f}"]
+FACTS_BARS = (
+    store.Bar("capitals_right", ">=", len(CAPITALS), why="all of them"),
+    store.Bar("paris_first", "==", True,
+              why="' Paris' the most likely token after 'The capital of France is'"),
+    store.Bar("validation_loss", "<=", 0.1, against="reference"),
+)
+STORIES_BARS = (store.Bar("validation_loss", "<=", 0.1, against="reference"),)
 
 
 def _train_cpu(config: TrainConfig, checkpoint, log) -> TrainRun:
@@ -152,10 +137,10 @@ _GPT = dict(train=_train_cpu, save=_save_run,
             build=_build_run, losses=_final_losses)
 FACTS = store.Recipe("facts", "GPT on 60 countries and their capitals",
                      PRETRAINED["facts"], quality=_facts_quality,
-                     bars=_facts_bars, **_GPT)
+                     bars=FACTS_BARS, **_GPT)
 STORIES = store.Recipe("stories", "GPT on tales from a small grammar",
                        PRETRAINED["stories"], quality=_stories_quality,
-                       bars=_stories_bars, **_GPT)
+                       bars=STORIES_BARS, **_GPT)
 
 
 if __name__ == "__main__":
