@@ -162,7 +162,9 @@ def test_a_new_chapter_needs_four_places(tmp_path):
 
     tests = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-n", "0", "-p", "no:cacheprovider", "tests/coins",
-         "docs/coins", "tests/harness/test_quiz_data.py", "tests/harness/test_sections.py"],
+         "docs/coins", "tests/harness/test_quiz_data.py", "tests/harness/test_sections.py",
+         # the copy has no other chapter's pages, which show the other sections
+         "--deselect", "tests/harness/test_sections.py::test_every_section_is_shown_on_a_page"],
         cwd=course, env=env, capture_output=True, text=True, timeout=600)
     assert tests.returncode == 0, tests.stdout[-4000:]
     assert "failed" not in tests.stdout and " passed" in tests.stdout

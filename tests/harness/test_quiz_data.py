@@ -10,6 +10,7 @@ shows code blocks. The pages are rendered with the site's own Markdown set-up.
 
 from __future__ import annotations
 
+import re
 from html.parser import HTMLParser
 
 import pytest
@@ -107,10 +108,12 @@ def test_quiz_is_well_formed(render, chapter):
     assert not find(tree, lambda n: n["tag"] == "pre"), "quizzes show no code blocks"
     questions = find(quizzes[0], has_class("quiz-question"))
     assert 4 <= len(questions) <= 10, f"{len(questions)} questions (4 to 10 wanted)"
-    words = "four five six seven eight nine ten".split()
-    said = (DOCS / chapter / "quiz.md").read_text(encoding="utf-8").split(" questions on ")[0]
-    assert said.split()[-1].lower() == words[len(questions) - 4], \
-        f"the page says {said.split()[-1]!r} questions and holds {len(questions)}"
+    said = re.search(r"\b(\w+) questions on this chapter",
+                     (DOCS / chapter / "quiz.md").read_text(encoding="utf-8"))
+    if said:                     # a count in words must be the count
+        words = "four five six seven eight nine ten".split()
+        assert said[1].lower() == words[len(questions) - 4], \
+            f"the page says {said[1]!r} questions and holds {len(questions)}"
     prompts = set()
     for number, question in enumerate(questions, 1):
         where = f"{chapter} question {number}"
