@@ -15,6 +15,50 @@ from genai.llm_api.fake_server.recordings import (BadRequest, estimate_tokens,
                                                   pieces, stable_id, text_of)
 
 
+class Anthropic:
+    """What the server needs to know of this API besides its replies: which
+    requests are its own, its routes (methods of AnthropicAPI), and how it
+    words errors, authentication failures, scripted failures and its list
+    of models. (server.APIS lists the APIs; a new one adds its own pair of
+    classes and touches no other API.)"""
+    name = "anthropic"
+    routes = {"/v1/messages": "_anthropic_messages",
+              "/v1/messages/count_tokens": "_anthropic_count"}
+    failures = {    # status: (error type, message) of a scripted failure
+        429: ("rate_limit_error", "Number of requests has exceeded your rate "
+              "limit. Please try again later."),
+        500: ("api_error", "Internal server error"),
+        503: ("api_error", "Service unavailable"),
+        529: ("overloaded_error", "Overloaded"),
+    }
+
+    @staticmethod
+    def owns(path: str, headers) -> bool:
+        return path.startswith("/v1/messages") or bool(headers.get("anthropic-version"))
+
+    @staticmethod
+    def owns_model(name: str) -> bool:
+        return name.startswith("claude")
+
+    @staticmethod
+    def error_body(status: int, kind: str, message: str, request_id: str) -> dict:
+        return {"type": "error", "error": {"type": kind, "message": message},
+                "request_id": request_id}
+
+    @staticmethod
+    def unauthorised(key: str | None) -> tuple[str, str]:
+        return "authentication_error", ("x-api-key header is required" if not key
+                                        else "invalid x-api-key")
+
+    @staticmethod
+    def models(names: list[str]) -> dict:
+        data = [{"type": "model", "id": name, "display_name": name,
+                 "created_at": "2026-01-01T00:00:00Z"} for name in names]
+        return {"data": data, "has_more": False,
+                "first_id": names[0] if names else None,
+                "last_id": names[-1] if names else None}
+
+
 class AnthropicAPI:
     """The Anthropic routes of the fake server's handler."""
 

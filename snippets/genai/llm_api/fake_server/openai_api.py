@@ -17,10 +17,86 @@ from genai.llm_api.fake_server.recordings import (BadRequest, estimate_tokens,
 CREATED = 1767225600  # a fixed timestamp (2026-01-01) for OpenAI's `created`
 
 
+class OpenAI:
+    """What the server needs to know of this API besides its replies (see
+    anthropic_api.Anthropic). It owns every request no other API claims,
+    so server.APIS lists it last."""
+    name = "openai"
+    routes = {"/v1/chat/completions": "_openai_chat"}
+    failures = {
+        429: ("rate_limit_exceeded", "Rate limit reached for requests. "
+              "Please try again later."),
+        500: ("server_error", "The server had an error while processing "
+              "your request. Sorry about that!"),
+        503: ("server_error", "The server is overloaded or not ready yet."),
+        529: ("server_error", "The server is overloaded or not ready yet."),
+    }
+
+    @staticmethod
+    def owns(path: str, headers) -> bool:
+        return True
+
+    @staticmethod
+    def owns_model(name: str) -> bool:
+        return not name.startswith("claude")
+
+    @staticmethod
+    def error_body(status: int, kind: str, message: str, request_id: str) -> dict:
+        if status == 401:        # OpenAI's own words for a bad key
+            return {"error": {"message": message, "type": "invalid_request_error",
+                              "param": None, "code": "invalid_api_key"}}
+        return {"error": {"message": message, "type": kind, "param": None, "code": kind}}
+
+    @staticmethod
+    def unauthorised(key: str | None) -> tuple[str, str]:
+        return "invalid_request_error", ("You didn't provide an API key." if not key
+                                         else "Incorrect API key provided.")
+
+    @staticmethod
+    def models(names: list[str]) -> dict:
+        return {"object": "list", "data": [
+            {"id": name, "object": "model", "created": CREATED, "owned_by": "openai"}
+            for name in names]}
+
+
 class OpenAIAPI:
     """The OpenAI routes of the fake server's handler."""
 
     def _openai_chat(self, body: dict) -> None:
+        """POST /v1/chat/completions: check the request, plan the reply from
+        the recordings, answer it whole or as server-sent events."""
+        self._openai_check(body)
+        messages = body["messages"]
+        system = "\n".join(text_of(m.get("content")) for m in messages
+                           if m.get("role") in ("system", "developer"))
+        at = next((i for i in range(len(messages) - 1, -1, -1)
+                   if messages[i].get("role") == "user"), 0)
+        prompt = text_of(messages[at].get("content"))
+        history = "\n".join(text_of(m.get("content")) for m in messages[:at]
+                            if m.get("role") not in ("system", "developer"))
+        tool_results = None
+        if messages[-1].get("role") == "tool":
+            tool_results = [text_of(m.get("content")) for m in messages[at:]
+                            if m.get("role") == "tool"]
+        tools = {t.get("function", {}).get("name")
+                 for t in body.get("tools") or [] if isinstance(t, dict)}
+        plan = self.fake.plan(prompt, system or None, tools, tool_results,
+                              history)
+        reply = self._openai_reply(body, plan)
+        if body.get("stream"):
+            self._openai_stream(body, **reply)
+            return
+        message = {"role": "assistant", "content": reply["text"] or None,
+                   "refusal": None, "annotations": []}
+        if reply["calls"]:
+            message["tool_calls"] = reply["calls"]
+        self._send_json(200, dict(
+            reply["head"], object="chat.completion", usage=reply["usage"],
+            choices=[{"index": 0, "message": message, "logprobs": None,
+                      "finish_reason": reply["finish"]}]))
+
+    def _openai_check(self, body: dict) -> None:
+        """Refuse what the real API refuses (BadRequest), in its words."""
         for field in ("model", "messages"):
             if field not in body:
                 raise BadRequest(f"Missing required parameter: '{field}'.",
@@ -52,21 +128,11 @@ class OpenAIAPI:
                     "Invalid parameter: messages with role 'tool' must be a "
                     "response to a preceding message with 'tool_calls'.",
                     kind="invalid_request_error")
-        system = "\n".join(text_of(m.get("content")) for m in messages
-                           if m.get("role") in ("system", "developer"))
-        at = next((i for i in range(len(messages) - 1, -1, -1)
-                   if messages[i].get("role") == "user"), 0)
-        prompt = text_of(messages[at].get("content"))
-        history = "\n".join(text_of(m.get("content")) for m in messages[:at]
-                            if m.get("role") not in ("system", "developer"))
-        tool_results = None
-        if messages[-1].get("role") == "tool":
-            tool_results = [text_of(m.get("content")) for m in messages[at:]
-                            if m.get("role") == "tool"]
-        tools = {t.get("function", {}).get("name")
-                 for t in body.get("tools") or [] if isinstance(t, dict)}
-        plan = self.fake.plan(prompt, system or None, tools, tool_results,
-                              history)
+
+    @staticmethod
+    def _openai_reply(body: dict, plan: dict) -> dict:
+        """The reply's text, tool calls, finish reason, usage and head."""
+        messages = body["messages"]
         usage_in = estimate_tokens(json.dumps(messages) + json.dumps(
             body.get("tools", []))) // 2 + 3 * len(messages)
         chat_id = stable_id("chatcmpl-", body["model"], messages)
@@ -89,15 +155,12 @@ class OpenAIAPI:
                  "total_tokens": usage_in + usage_out}
         head = {"id": chat_id, "created": CREATED, "model": body["model"],
                 "system_fingerprint": "fp_fake", "service_tier": "default"}
-        if not body.get("stream"):
-            message = {"role": "assistant", "content": text or None,
-                       "refusal": None, "annotations": []}
-            if calls:
-                message["tool_calls"] = calls
-            return self._send_json(200, dict(
-                head, object="chat.completion", usage=usage,
-                choices=[{"index": 0, "message": message, "logprobs": None,
-                          "finish_reason": finish}]))
+        return {"text": text, "calls": calls, "finish": finish, "usage": usage,
+                "head": head}
+
+    def _openai_stream(self, body: dict, text: str, calls: list, finish: str,
+                       usage: dict, head: dict) -> None:
+        """The reply as chunks of server-sent events, ending with [DONE]."""
         self._start_events()
 
         def chunk(delta, finish_reason=None, **extra):

@@ -1,6 +1,9 @@
-"""The fake server itself: FakeLLMServer, its HTTP plumbing and routes,
-scripted failures, and the command line. The wire formats are in
-anthropic_api.py and openai_api.py, the recordings in recordings.py.
+"""The fake server itself: FakeLLMServer, its HTTP plumbing, scripted
+failures, and the command line. Each API (APIS) lives in its own module,
+anthropic_api.py and openai_api.py: its routes and wire format, and how it
+words errors, authentication failures, scripted failures and its list of
+models; the server asks the request's API and never branches on its name.
+The recordings are in recordings.py.
 
     python -m genai.llm_api.fake_server           # a short demo with both SDKs
     python -m genai.llm_api.fake_server --serve   # keep running on port 8765
@@ -19,8 +22,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from genai.cli import OneLineParser, stoppable, stopped
-from genai.llm_api.fake_server.anthropic_api import AnthropicAPI
-from genai.llm_api.fake_server.openai_api import CREATED, OpenAIAPI
+from genai.llm_api.fake_server.anthropic_api import Anthropic, AnthropicAPI
+from genai.llm_api.fake_server.openai_api import OpenAI, OpenAIAPI
 from genai.llm_api.fake_server.recordings import (REPLIES_DIR, BadRequest,
                                                   FakeServerError,
                                                   load_replies, stable_id)
@@ -29,6 +32,9 @@ FAKE_API_KEY = "fake-key-for-the-local-test-server"
 MAX_BODY = 8 * 1024 * 1024      # bytes of a request body, at most
 ENV_VARS = ("ANTHROPIC_BASE_URL", "ANTHROPIC_API_KEY",
             "OPENAI_BASE_URL", "OPENAI_API_KEY")
+# The APIs the server speaks: a request is the first one's that owns() it
+# (OpenAI owns whatever no other API claims: it comes last)
+APIS = (Anthropic, OpenAI)
 FALLBACK = ("[fake server] No recorded reply for this prompt. This local "
             "test server only knows the prompts recorded in "
             "snippets/genai/llm_api/fake_server/replies/*.json. You asked: {prompt}")
@@ -144,12 +150,14 @@ class FakeLLMServer:
         that long before retrying; None: they use their own backoff).
         api: "anthropic" or "openai" to fail only calls to that API.
         """
-        if status not in _FAILURES:
+        scriptable = set.intersection(*(set(known.failures) for known in APIS))
+        if status not in scriptable:
             raise FakeServerError(f"status {status} cannot be scripted; "
-                                  f"choose one of {sorted(_FAILURES)}")
-        if api not in (None, "anthropic", "openai"):
-            raise FakeServerError(f"api={api!r}: use 'anthropic', 'openai' "
-                                  "or None (both)")
+                                  f"choose one of {sorted(scriptable)}")
+        names = [known.name for known in APIS]
+        if api is not None and api not in names:
+            raise FakeServerError(f"api={api!r}: use "
+                                  f"{', '.join(map(repr, names))} or None (all)")
         if count < 0:
             raise FakeServerError(f"count={count}: must be 0 or more")
         with self._lock:
@@ -203,21 +211,6 @@ class FakeLLMServer:
         if calls and all(call.get("name") in tools for call in calls):
             return {"text": item.get("preamble", ""), "calls": calls}
         return {"text": item["reply"], "calls": []}
-
-
-_FAILURES = {
-    429: ("rate_limit_error", "Number of requests has exceeded your rate "
-          "limit. Please try again later.",
-          "rate_limit_exceeded", "Rate limit reached for requests. "
-          "Please try again later."),
-    500: ("api_error", "Internal server error",
-          "server_error", "The server had an error while processing your "
-          "request. Sorry about that!"),
-    503: ("api_error", "Service unavailable",
-          "server_error", "The server is overloaded or not ready yet."),
-    529: ("overloaded_error", "Overloaded",
-          "server_error", "The server is overloaded or not ready yet."),
-}
 
 
 class _QuietServer(ThreadingHTTPServer):
@@ -276,15 +269,13 @@ class _Handler(AnthropicAPI, OpenAIAPI, BaseHTTPRequestHandler):
         with self.fake._lock:
             FakeLLMServer.served += 1
             self.fake.requests.append({
-                "api": self._api(), "method": self.command,
+                "api": self._api().name, "method": self.command,
                 "path": self.path, "status": status,
                 "retry": int(self.headers.get("x-stainless-retry-count") or 0)})
 
-    def _api(self) -> str:
-        if self.path.startswith("/v1/messages") or \
-                self.headers.get("anthropic-version"):
-            return "anthropic"
-        return "openai"
+    def _api(self):
+        """The API this request is for (one of APIS)."""
+        return next(known for known in APIS if known.owns(self.path, self.headers))
 
     def _read_body(self):
         """The JSON body (None if it is not JSON). Reads exactly the
@@ -305,16 +296,7 @@ class _Handler(AnthropicAPI, OpenAIAPI, BaseHTTPRequestHandler):
 
     def _error(self, status: int, kind: str, message: str,
                headers=None) -> None:
-        if self._api() == "anthropic":
-            body = {"type": "error",
-                    "error": {"type": kind, "message": message},
-                    "request_id": self._request_id()}
-        else:
-            body = {"error": {"message": message, "type": kind,
-                              "param": None, "code": kind}}
-            if status == 401:
-                body["error"]["code"] = "invalid_api_key"
-                body["error"]["type"] = "invalid_request_error"
+        body = self._api().error_body(status, kind, message, self._request_id())
         self._send_json(status, body, headers)
 
     def _authorised(self) -> bool:
@@ -325,29 +307,19 @@ class _Handler(AnthropicAPI, OpenAIAPI, BaseHTTPRequestHandler):
             key = key or bearer[7:].strip()
         if key == self.fake.api_key:
             return True
-        if self._api() == "anthropic":
-            message = ("x-api-key header is required" if not key
-                       else "invalid x-api-key")
-            self._error(401, "authentication_error", message)
-        else:
-            message = ("You didn't provide an API key." if not key else
-                       "Incorrect API key provided.")
-            self._error(401, "invalid_request_error", message)
+        self._error(401, *self._api().unauthorised(key))
         return False
 
     def _scripted_failure(self) -> bool:
-        failure = self.fake._take_failure(self._api())
+        api = self._api()
+        failure = self.fake._take_failure(api.name)
         if failure is None:
             return False
         status, retry_after = failure
-        a_kind, a_message, o_kind, o_message = _FAILURES[status]
         headers = {}
         if retry_after is not None:
             headers["retry-after"] = f"{retry_after:g}"
-        if self._api() == "anthropic":
-            self._error(status, a_kind, a_message, headers)
-        else:
-            self._error(status, o_kind, o_message, headers)
+        self._error(status, *api.failures[status], headers)
         return True
 
     # -- routes -------------------------------------------------------------
@@ -358,19 +330,9 @@ class _Handler(AnthropicAPI, OpenAIAPI, BaseHTTPRequestHandler):
             return self._error(404, "not_found_error", "Not found")
         if not self._authorised():
             return
-        names = sorted(m for m in self.fake.models
-                       if m.startswith("claude") == (self._api() ==
-                                                     "anthropic"))
-        if self._api() == "anthropic":
-            data = [{"type": "model", "id": name, "display_name": name,
-                     "created_at": "2026-01-01T00:00:00Z"} for name in names]
-            return self._send_json(200, {
-                "data": data, "has_more": False,
-                "first_id": names[0] if names else None,
-                "last_id": names[-1] if names else None})
-        data = [{"id": name, "object": "model", "created": CREATED,
-                 "owned_by": "openai"} for name in names]
-        return self._send_json(200, {"object": "list", "data": data})
+        api = self._api()
+        names = sorted(name for name in self.fake.models if api.owns_model(name))
+        return self._send_json(200, api.models(names))
 
     def do_POST(self):
         try:
@@ -383,9 +345,8 @@ class _Handler(AnthropicAPI, OpenAIAPI, BaseHTTPRequestHandler):
         if self.fake.delay:
             time.sleep(self.fake.delay)
         path = self.path.split("?")[0]
-        routes = {"/v1/messages": self._anthropic_messages,
-                  "/v1/messages/count_tokens": self._anthropic_count,
-                  "/v1/chat/completions": self._openai_chat}
+        routes = {route: getattr(self, method) for known in APIS
+                  for route, method in known.routes.items()}
         if path not in routes:
             return self._error(404, "not_found_error", f"Not found: {path}")
         if not self._authorised() or self._scripted_failure():
