@@ -142,22 +142,23 @@ class Bar:
     of: str | None = None
     why: str = ""
 
-    def target(self, quality: dict, references: dict, name: str):
-        if self.against is None or self.op == "within":
-            return self.threshold
+    def _other(self, quality: dict, references: dict, name: str):
+        """The figure compared with (None: the threshold alone)."""
+        if self.against is None:
+            return None
         if self.against == "quality":
-            return quality[self.of] + self.threshold
+            return quality[self.of]
         model = name if self.against == "reference" else self.against
-        return references[model][self.of or self.key] + self.threshold
+        return references[model][self.of or self.key]
 
     def shortfall(self, quality: dict, references: dict, name: str) -> str | None:
         """What falls short, in words, or None."""
-        value, target = quality[self.key], self.target(quality, references, name)
+        value, other = quality[self.key], self._other(quality, references, name)
         if self.op == "within":
-            centre = references[name if self.against == "reference" else self.against][
-                self.of or self.key]
-            ok, wanted = abs(value - centre) <= target, f"within {target:g} of {centre:.4g}"
+            ok = abs(value - other) <= self.threshold
+            wanted = f"within {self.threshold:g} of {other:.4g}"
         else:
+            target = self.threshold if other is None else other + self.threshold
             ok = {">=": value >= target, "<=": value <= target, "==": value == target}[self.op]
             wanted = f"{self.op} {target:.4g}" if not isinstance(target, bool) else f"{target}"
         if ok:
@@ -166,12 +167,17 @@ class Bar:
         return f"{self.key} {shown}, the bar is {wanted}" + (f" ({self.why})" if self.why else "")
 
 
+def qualities(index: dict) -> dict:
+    """{model: its quality figures} of a manifest index."""
+    return {name: entry.get("quality", {}) for name, entry in index.items()}
+
+
 def shortfalls(name: str, quality: dict, references: dict | None = None) -> list[str]:
     """The bars of model name that quality falls short of. references:
     {model: quality figures} of the shipped references (by default
     manifest.json's), which relative bars compare with."""
     if references is None:
-        references = {other: entry.get("quality", {}) for other, entry in manifest_index().items()}
+        references = qualities(manifest_index())
     return [failure for bar in recipe(name).bars
             if (failure := bar.shortfall(quality, references, name)) is not None]
 
@@ -185,9 +191,6 @@ def recipe(name: str) -> Recipe:
         return RECIPES[name]
     module, _, attribute = RECIPES[name].partition(":")
     return getattr(importlib.import_module(module), attribute)
-
-
-_recipe = recipe      # for functions with an argument named recipe
 
 
 # ---------------------------------------------------------------------------
@@ -322,7 +325,7 @@ def _is_model_code(module: str) -> bool:
     return module.startswith("genai.") and module not in NOT_MODEL_CODE
 
 
-def training_code(recipe: Recipe) -> dict[str, set[int]]:
+def training_code(model: Recipe) -> dict[str, set[int]]:
     """{module: the line numbers of its code that train and save the
     model}: the recipe's train and save functions and its configuration's
     class (and its bases' build and configuration classes), and everything
@@ -336,12 +339,9 @@ def training_code(recipe: Recipe) -> dict[str, set[int]]:
     # what trains and saves it, its configuration's class (a method may
     # shape the model), and how the models it is tuned from, and theirs,
     # are read back and configured
-    functions = [recipe.train, recipe.save, type(recipe.config)]
-    bases = list(recipe.bases)
-    while bases:
-        base = _recipe(bases.pop())
-        functions += [base.build, type(base.config)]
-        bases += base.bases
+    functions = [model.train, model.save, type(model.config)]
+    for base in sorted(_all_bases(model.bases)):
+        functions += [recipe(base).build, type(recipe(base).config)]
     todo = [(function.__module__, function.__qualname__.split(".")[0])
             for function in functions]
     seen = set()
@@ -424,6 +424,12 @@ def write_model(path: Path, tensors: dict, data: dict,
         header["manifest"] = {**manifest, "weights_sha256": weights_digest(tensors)}
     # one metadata key: safetensors writes several in no fixed order
     blob = save(unique, metadata={"genai": json.dumps(header, sort_keys=True)})
+    return write_atomically(path, blob)
+
+
+def write_atomically(path: Path, blob: bytes) -> Path:
+    """Write blob to path through a temporary file in the same folder,
+    renamed over path once complete: a reader sees the old file or the new."""
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, partial = tempfile.mkstemp(dir=path.parent,
                                        prefix=f".{path.name}.", suffix=".tmp")
@@ -591,15 +597,12 @@ def load(name: str, config=None, device=None, log=None,
 def _cache_lock(path: Path):
     """The cache's lock for path, or a StoreError that says what to do when
     the cache folder cannot be written (a file, under a file, read-only)."""
-    lock = file_lock(path.with_suffix(".lock"))
-    try:
-        lock.__enter__()
-    except OSError as error:
-        raise StoreError(_unwritable(error)) from None
-    try:
+    with contextlib.ExitStack() as stack:
+        try:
+            stack.enter_context(file_lock(path.with_suffix(".lock")))
+        except OSError as error:
+            raise StoreError(_unwritable(error)) from None
         yield
-    finally:
-        lock.__exit__(None, None, None)
 
 
 def _unwritable(error: OSError) -> str:
@@ -753,10 +756,8 @@ def manifest_index() -> dict:
 
 def derived(name: str) -> list[str]:
     """Every model tuned from name, directly or not, in training order."""
-    found = [other for other in RECIPES if name in recipe(other).bases]
-    for other in list(found):
-        found += [more for more in derived(other) if more not in found]
-    return in_training_order(found)
+    return in_training_order([other for other in RECIPES
+                              if name in _all_bases(recipe(other).bases)])
 
 
 def in_training_order(names) -> list[str]:
@@ -798,8 +799,7 @@ def retrain(names: list[str], log=print) -> dict:
             _, tensors, manifest, data = train_model(
                 name, checkpoint=Path(folder) / "partial.pt",
                 log=lambda text: None)
-        references = {other: entry.get("quality", {}) for other, entry in index.items()}
-        references[name] = old or manifest["quality"]
+        references = {**qualities(index), name: old or manifest["quality"]}
         failures = shortfalls(name, manifest["quality"], references)
         for failure in failures:
             log(f"  warning: {failure}")
@@ -815,7 +815,7 @@ def retrain(names: list[str], log=print) -> dict:
         index = dict(sorted(index.items()))
         write_manifest_index(index)
     stale = [name for name in sorted(RECIPES) if name not in names
-             and any(base in names for base in _all_bases(name))]
+             and any(base in names for base in _all_bases(recipe(name).bases))]
     if stale:
         log(f"Tuned from a model retrained now, and stale until retrained: "
             f"{', '.join(in_training_order(stale))}. Run: python -m genai.store "
@@ -826,27 +826,18 @@ def retrain(names: list[str], log=print) -> dict:
     return index
 
 
-def _all_bases(name: str) -> set[str]:
-    bases = set(recipe(name).bases)
-    for base in list(bases):
-        bases |= _all_bases(base)
-    return bases
+def _all_bases(bases: tuple[str, ...]) -> set[str]:
+    """These models and every model they are tuned from, in turn."""
+    found = set(bases)
+    for base in bases:
+        found |= _all_bases(recipe(base).bases)
+    return found
 
 
 def write_manifest_index(index: dict) -> Path:
     """references/manifest.json, atomically: the old file or the new one."""
-    path = REFERENCES / "manifest.json"
-    handle, partial = tempfile.mkstemp(dir=REFERENCES, prefix=".manifest.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            out.write(json.dumps(index, indent=2, sort_keys=True) + "\n")
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(partial, path)
-    except BaseException:
-        Path(partial).unlink(missing_ok=True)
-        raise
-    return path
+    return write_atomically(REFERENCES / "manifest.json",
+                            (json.dumps(index, indent=2, sort_keys=True) + "\n").encode("utf-8"))
 
 
 def status() -> list[dict]:
