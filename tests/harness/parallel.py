@@ -14,7 +14,10 @@ plugin (registered by the top conftest.py) makes that safe and quick:
   for it. A page's code blocks stay together too (they print in order and
   some write files that the next reads). The tests of a module marked
   ``pytestmark = pytest.mark.spread`` are spread one by one instead (the
-  snippet scripts: each is a subprocess, independent of the others). (Our
+  snippet scripts: each is a subprocess, independent of the others), and so
+  is a page's code block marked ``<!--pytest.mark.spread-->`` (a long
+  training that reads nothing an earlier block wrote: llm/build.md's
+  stages), ahead of the other groups but "site". (Our
   own scheduler: pytest 9 ignores the node ids that xdist's loadgroup
   rewrites.)
 * **Heaviest first.** Groups are scheduled in the order of ``HEAVY``, then
@@ -74,8 +77,8 @@ class Parallel:
     def pytest_configure(self, config):
         config.addinivalue_line("markers", "whole_run: judges what the whole run executed: "
                                 "runs last, in the process that hears every report")
-        config.addinivalue_line("markers", "spread: the module's tests may run on different "
-                                "workers (no module fixture to share)")
+        config.addinivalue_line("markers", "spread: the module's tests (or a page's code block) "
+                                "may run on any worker (nothing shared with the others)")
         if is_worker(config):
             config.course_run_dir = Path(config.workerinput["course_run_dir"])
             threads = max(1, cpu_count() // int(config.workerinput["workercount"]))
@@ -129,6 +132,8 @@ class Parallel:
             group = group_of(config.rootpath, item.nodeid)
             module = item.nodeid.split("::")[0]
             heavy = next((i for i, name in enumerate(HEAVY) if name in (group, module)), len(HEAVY))
+            if spread_block(config.rootpath, item.nodeid):
+                heavy = 0.5                       # after "site", before the rest
             return heavy, item.get_closest_marker("whole_run") is not None
 
         items.sort(key=rank)   # stable: collection order within a rank
@@ -175,17 +180,40 @@ def once_per_run(config, name: str, make):
 
 @functools.cache
 def _source(path: Path) -> str:
-    return path.read_text(encoding="utf-8") if path.suffix == ".py" and path.is_file() else ""
+    return path.read_text(encoding="utf-8") if path.suffix in (".py", ".md") and path.is_file() else ""
+
+
+SPREAD_BLOCK = "<!--pytest.mark.spread-->"
+
+
+def spread_block(rootpath: Path, nodeid: str) -> bool:
+    """Is "docs/page.md::line N" a code block marked <!--pytest.mark.spread-->
+    (on one of the comment lines right above its fence, line N)?"""
+    path, _, line = nodeid.partition("::line ")
+    if not path.endswith(".md") or not line.isdigit():
+        return False
+    lines = _source(Path(rootpath) / path).splitlines()
+    above = int(line) - 2                        # the line above the fence, 0-based
+    while 0 <= above < len(lines) and lines[above].strip().startswith("<!--"):
+        if lines[above].strip() == SPREAD_BLOCK:
+            return True
+        above -= 1
+    return False
 
 
 def group_of(rootpath: Path, nodeid: str) -> str:
     """The tests that one worker runs together: "site" for every test module
     that reads the built site, a test module's or a page's path, or the test
-    alone (its own node id) in a module marked ``pytest.mark.spread``.
+    alone (its own node id) in a module marked ``pytest.mark.spread`` or a
+    page's block marked ``<!--pytest.mark.spread-->``.
     Decided from the node id and the module's text, because the controller,
     which schedules, never sees the items."""
     path = nodeid.split("::")[0]
+    if spread_block(rootpath, nodeid):
+        return nodeid
     source = _source(Path(rootpath) / path)
+    if path.endswith(".md"):
+        return path
     if "built_site" in source:
         return "site"
     if "pytestmark = pytest.mark.spread" in source:

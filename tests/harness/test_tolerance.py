@@ -13,6 +13,8 @@ import pytest
 from harness.tolerance import compare
 from support import ROOT, load_hook
 
+pytestmark = pytest.mark.spread   # no module fixture: the page blocks' second runs go to any worker
+
 
 def hook():
     return load_hook("tolerance")
