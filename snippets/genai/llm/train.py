@@ -210,34 +210,20 @@ def text_digest(text: str) -> str:
 def train(config: TrainConfig, checkpoint: str | Path | None = None,
           checkpoint_every: int = 100, stop_after: int | None = None,
           device: torch.device | None = None, log=print) -> TrainRun:
-    """Train a GPT; resume from checkpoint if the file exists.
+    """Train a GPT; resume from checkpoint if the file exists. stop_after
+    stops at that step, as a killed run would (training-for-real.md).
 
-    Under torchrun (an initialised process group) every process trains on
-    its share of each batch, DDP averages the gradients, and only rank 0
-    logs and writes checkpoints.
+    Under torchrun every process trains on its share of each batch, DDP
+    averages the gradients, and only rank 0 logs and writes checkpoints.
     """
     device = device or get_device()
-    rank, world = 0, 1
-    if dist.is_initialized():
-        rank, world = dist.get_rank(), dist.get_world_size()
-        if config.batch_size % world:
-            raise TrainError(f"batch_size={config.batch_size} must be "
-                             f"divisible by the {world} processes")
-    if rank != 0:
-        log = lambda *args, **kwargs: None   # noqa: E731 (one voice)
+    rank, world = process_share(config)          # (0, 1) without torchrun
+    log = log if rank == 0 else quiet            # one voice
     text = load_corpus(config.data)
-    state = None
-    if checkpoint is not None and Path(checkpoint).is_file():
-        state = load_checkpoint(checkpoint, config, map_location="cpu")
-        with restoring(checkpoint):
-            if state["text_sha256"] != text_digest(text):
-                raise CheckpointError(f"{checkpoint} was trained on another "
-                                      f"version of {config.data}")
-            tokenizer = load_tokenizer(state["tokenizer"])
-    else:
-        tokenizer = make_tokenizer(config, text)
+    state, tokenizer = resume_point(checkpoint, config, text)
     train_ids, val_ids = split_tokens(tokenizer.encode(text),
                                       config.block_size)
+
     torch.manual_seed(config.seed)                 # the same initial weights
     model = GPT(config.gpt_config(tokenizer.vocab_size)).to(device)
     optimizer = model.configure_optimizer(config.lr, config.weight_decay)
@@ -251,35 +237,13 @@ def train(config: TrainConfig, checkpoint: str | Path | None = None,
         with restoring(checkpoint):
             restore(state, run, optimizer, scaler, rng)
         log(f"resumed from {checkpoint} at step {run.step}")
-    net = model
-    if world > 1:   # averages the gradients over the processes
-        net = DistributedDataParallel(
-            model, device_ids=[device.index] if device.type == "cuda"
-            else None)
-    clock = [time.perf_counter(), time.process_time()]
+    net = data_parallel(model, device) if world > 1 else model
+    begun = time.perf_counter() - run.seconds, time.process_time() - run.cpu_seconds
+    last = config.steps if stop_after is None else min(stop_after, config.steps)
 
-    def tick():   # add the time since the last tick to the run's totals
-        now = [time.perf_counter(), time.process_time()]
-        run.seconds += now[0] - clock[0]
-        run.cpu_seconds += now[1] - clock[1]
-        clock[:] = now
-
-    def save():
-        tick()
-        if rank == 0:
-            save_state(checkpoint, run, optimizer, scaler, rng, text)
-
-    def record():
-        train_loss, val_loss = evaluate(model, train_ids, val_ids, config,
-                                        device, dtype)
-        lr = lr_at(run.step, config)
-        run.history.append((run.step, train_loss, val_loss, lr))
-        log(f"step {run.step:5d}: train loss {train_loss:.3f}, "
-            f"val loss {val_loss:.3f}, lr {lr:.2e}")
-
-    while run.step < config.steps:
+    while run.step < last:
         if run.step % config.eval_interval == 0:
-            record()
+            record(run, train_ids, val_ids, device, dtype, log)
         for group in optimizer.param_groups:
             group["lr"] = lr_at(run.step, config)
         x, y = get_batch(train_ids, config.block_size, config.batch_size,
@@ -296,19 +260,41 @@ def train(config: TrainConfig, checkpoint: str | Path | None = None,
         scaler.update()
         optimizer.zero_grad(set_to_none=True)
         run.step += 1
-        if checkpoint is not None and run.step % checkpoint_every == 0 \
-                and run.step < config.steps:
-            save()
-        if stop_after is not None and run.step >= stop_after:
-            break                            # simulates an interruption
-    if run.step >= config.steps and (not run.history
-                                     or run.history[-1][0] < run.step):
-        record()                             # the final losses
-    if checkpoint is not None and run.step >= config.steps:
-        save()
-    tick()
+        if checkpoint is not None and rank == 0 and run.step < config.steps \
+                and run.step % checkpoint_every == 0:
+            clock(run, begun)
+            save_state(checkpoint, run, optimizer, scaler, rng, text)
+
+    if run.step == config.steps:
+        if not run.history or run.history[-1][0] < run.step:
+            record(run, train_ids, val_ids, device, dtype, log)  # the final losses
+        if checkpoint is not None and rank == 0:
+            clock(run, begun)
+            save_state(checkpoint, run, optimizer, scaler, rng, text)
+    clock(run, begun)
     return run
+
+
+def record(run: TrainRun, train_ids, val_ids, device, dtype, log) -> None:
+    """Both losses now: into the run's history and the log."""
+    train_loss, val_loss = evaluate(run.model, train_ids, val_ids, run.config,
+                                    device, dtype)
+    lr = lr_at(run.step, run.config)
+    run.history.append((run.step, train_loss, val_loss, lr))
+    log(f"step {run.step:5d}: train loss {train_loss:.3f}, "
+        f"val loss {val_loss:.3f}, lr {lr:.2e}")
 # --8<-- [end:train]
+
+
+def clock(run: TrainRun, begun: tuple[float, float]) -> None:
+    """The run's time until now: since begun, which counts the time of the
+    sessions before a resume too."""
+    run.seconds = time.perf_counter() - begun[0]
+    run.cpu_seconds = time.process_time() - begun[1]
+
+
+def quiet(*args, **kwargs) -> None:
+    """A log that says nothing (the processes other than rank 0)."""
 
 
 # --8<-- [start:checkpoint]
@@ -328,6 +314,19 @@ def save_state(path, run: TrainRun, optimizer, scaler, rng, text) -> None:
         "history": run.history,
         "seconds": run.seconds, "cpu_seconds": run.cpu_seconds,
     })
+
+
+def resume_point(checkpoint, config: TrainConfig, text: str):
+    """(state, tokenizer): the checkpoint's, if the file exists; else (None,
+    a new tokenizer) for a fresh start."""
+    if checkpoint is None or not Path(checkpoint).is_file():
+        return None, make_tokenizer(config, text)
+    state = load_checkpoint(checkpoint, config, map_location="cpu")
+    with restoring(checkpoint):
+        if state["text_sha256"] != text_digest(text):
+            raise CheckpointError(f"{checkpoint} was trained on another "
+                                  f"version of {config.data}")
+        return state, load_tokenizer(state["tokenizer"])
 
 
 def restore(state: dict, run: TrainRun, optimizer, scaler, rng) -> None:
@@ -393,6 +392,24 @@ def init_distributed() -> torch.device:
             torch.cuda.set_device(device)
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
     return device
+
+
+def process_share(config: TrainConfig) -> tuple[int, int]:
+    """(rank, world): which process this is, of how many (1 without torchrun)."""
+    if not dist.is_initialized():
+        return 0, 1
+    rank, world = dist.get_rank(), dist.get_world_size()
+    if config.batch_size % world:
+        raise TrainError(f"batch_size={config.batch_size} must be "
+                         f"divisible by the {world} processes")
+    return rank, world
+
+
+def data_parallel(model: GPT, device: torch.device) -> DistributedDataParallel:
+    """The model, wrapped so that backward() averages the gradients over
+    the processes."""
+    return DistributedDataParallel(
+        model, device_ids=[device.index] if device.type == "cuda" else None)
 
 
 def same_weights_everywhere(model: GPT) -> bool:
