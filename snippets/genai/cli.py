@@ -6,7 +6,9 @@ with `OneLineParser` and its number types, so a bad command line gives one
 readable line on stderr and exit code 2, never a traceback: an argument that
 is not UTF-8 text, a number that is not finite, a seed out of range. Its
 `main` runs inside `stoppable()`: Ctrl-C or SIGTERM prints "Stopped." and
-exits with 130, after the app's own clean-up ran.
+exits with 130, after the app's own clean-up ran. Text the app did not
+write (a model's reply, the output of a model's code) goes through
+`printable()` before it reaches the terminal.
 
     python -m genai.cli      # shows what a bad command line prints
 """
@@ -17,7 +19,10 @@ import argparse
 import contextlib
 import math
 import signal
+import stat
 import sys
+import unicodedata
+from pathlib import Path
 
 SEED_LIMIT = 2 ** 63      # torch.manual_seed takes 0 <= seed < 2**64; be safe
 
@@ -44,6 +49,68 @@ def utf8(text: str) -> bool:
     except UnicodeEncodeError:
         return False
     return True
+
+
+# characters that change how the text around them is shown: the direction
+# marks and overrides (a "Trojan source" line reads other than it runs)
+BIDI = set("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def printable(text: str) -> str:
+    """Untrusted text made safe to print: control characters (terminal
+    escape sequences, a carriage return that overwrites a line, a bell) and
+    bidirectional overrides written out as \\x1b or \\u202e; newline and
+    tab kept."""
+    return "".join(
+        char if char in "\n\t" or not (unicodedata.category(char) in ("Cc", "Cs")
+                                      or char in BIDI)
+        else (f"\\x{ord(char):02x}" if ord(char) < 0x100 else f"\\u{ord(char):04x}")
+        for char in text)
+
+
+def input_file(path, option: str, limit_mb: float = 10) -> Path:
+    """The path of a regular file of at most limit_mb to read, or ValueError
+    in one line: not a device (/dev/zero never ends), a FIFO (it waits for
+    a writer) or a folder."""
+    path = Path(path)
+    try:
+        info = path.stat()
+    except OSError as error:
+        raise ValueError(f"cannot read {option} {path}: {error.strerror or error}") from None
+    if not stat.S_ISREG(info.st_mode):
+        raise ValueError(f"{option} {path} is not a regular file")
+    if info.st_size > limit_mb * 1024 * 1024:
+        raise ValueError(f"{option} {path} is over {limit_mb:g} MB")
+    return path
+
+
+def output_file(path, option: str) -> Path:
+    """The path of a file to write, checked before any work: its folder
+    exists (none is created that the user did not ask for) and takes a file,
+    and it is not a folder itself; ValueError in one line."""
+    path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"{option} {path} is a folder: name a file")
+    if not path.parent.is_dir():
+        raise ValueError(f"{option} {path}: there is no folder {path.parent}")
+    existed = path.exists()
+    try:
+        with open(path, "a"):
+            pass
+    except OSError as error:
+        raise ValueError(f"cannot write {option} {path}: {error.strerror or error}") from None
+    if not existed:
+        path.unlink()
+    return path
+
+
+def demo_arguments(doc: str, argv: list[str] | None = None) -> None:
+    """A module's demo takes no arguments: --help prints what it does (the
+    module's docstring), anything else is one line and exit code 2."""
+    spec = getattr(sys.modules.get("__main__"), "__spec__", None)
+    parser = OneLineParser(prog=f"python -m {spec.name}" if spec else None, description=doc,
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.parse_args(sys.argv[1:] if argv is None else argv)
 
 
 def finite(text: str) -> float:

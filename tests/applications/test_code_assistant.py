@@ -184,7 +184,7 @@ def test_a_reply_without_code_is_refused():
     (["Write f()", "--timeout", "nan"], "must be a finite number, got 'nan'"),
     (["Write f()", "--timeout", "inf"], "must be a finite number, got 'inf'"),
     (["Write f()", "--memory-mb", "99999999999999999999"],
-     "--memory-mb must be a number from 64 to 1,048,576"),
+     "--memory-mb must be a whole number from 64 to 1,048,576"),
     (["Write f()", "--out", "/proc/version"], "cannot write --out /proc/version"),
     (["Write f()", "--out", "/tmp"], "--out /tmp is a folder"),
     (["Write f()", "--max-rounds", "two"], "invalid int value"),

@@ -18,9 +18,12 @@ server; everything else asks you to set the key.
 from __future__ import annotations
 
 import argparse
+import ast
 import dataclasses
+import json
 import math
 import re
+import secrets
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,7 +31,8 @@ from pathlib import Path
 import anthropic
 
 from genai.applications import sandbox
-from genai.cli import OneLineParser, app_main, finite
+from genai.cli import (OneLineParser, app_main, finite, input_file, output_file,
+                       printable)
 from genai.llm_api.calls import (ANTHROPIC_MODEL, MissingAPIKeyError,
                                  check_api_key)
 
@@ -53,11 +57,12 @@ class Limits:
                   "output_kb": (1, 1024)}
         for name, (low, high) in checks.items():
             value = getattr(self, name)
-            number = isinstance(value, (int, float)) and not isinstance(
-                value, bool)
+            kinds = (int, float) if name == "seconds" else int
+            number = isinstance(value, kinds) and not isinstance(value, bool)
             if not number or not math.isfinite(value) \
                     or not low <= value <= high:
-                raise AssistantError(f"{name} must be a number from {low:,}"
+                kind = "a number" if name == "seconds" else "a whole number"
+                raise AssistantError(f"{name} must be {kind} from {low:,}"
                                      f" to {high:,}, got {value!r}")
 
 
@@ -66,56 +71,102 @@ class RunResult:
     returncode: int | None      # None: killed, see timed_out and output
     output: str                 # stdout and stderr, each truncated
     timed_out: bool = False     # killed at the time limit
+    passed: bool = False        # ended well (the tests: each one reported ok)
+    report: str = ""            # what the code wrote to its report file
 
 
 def run_sandboxed(files: dict[str, str], main: str,
-                  limits: Limits = Limits()) -> RunResult:
+                  limits: Limits = Limits(), stdin: str = "") -> RunResult:
     """Run `python main` in a fresh temporary folder holding `files`, with
-    the limits, through the launcher in genai.applications.sandbox.
+    the limits, through the launcher in genai.applications.sandbox; stdin
+    is what the code may read first.
 
     A seatbelt, not a security boundary: the code runs as you, so it can
     read your files and use the network (see the page for what is limited).
     Whatever ends the run (its end, the limits, Ctrl-C, SIGTERM), the code,
     everything it started and its folder are gone."""
-    result = sandbox.launch({"files": files, "main": main,
-                             **dataclasses.asdict(limits)})
+    try:
+        result = sandbox.launch({"files": files, "main": main, "stdin": stdin,
+                                 **dataclasses.asdict(limits)})
+    except sandbox.JobError as error:             # the caller's mistake
+        raise AssistantError(str(error)) from None
     output = result["output"]
     if result["killed"]:
         output += f"\nkilled: {result['killed']}\n"
     return RunResult(result["returncode"], output,
-                     result["killed"].startswith("no result"))
+                     result["killed"].startswith("no result"),
+                     passed=result["returncode"] == 0, report=result["report"])
 # --8<-- [end:sandbox]
 
 
 # --8<-- [start:runner]
 # The test runner: calls every test_* function of test_solution.py and
 # prints one line per test, so failures read the same on every Python.
+# At the end it writes the results to the run's report file, after this
+# run's token: the token comes on stdin, read and closed before the
+# model's code is imported, so code that ends the process early
+# (os._exit(0)) or prints "all tests passed" cannot pass for the tests.
 RUNNER = '''\
-import sys, traceback
+import json, os, sys, traceback
+token = sys.stdin.readline().strip()
+os.close(0)
+report = os.fdopen(int(os.environ["SANDBOX_REPORT_FD"]), "w")
 sys.path.insert(0, ".")
 import test_solution
-failed = 0
+results = {}
 for name in sorted(n for n in vars(test_solution) if n.startswith("test_")):
     try:
         getattr(test_solution, name)()
-    except Exception as error:
-        failed += 1
+    except BaseException as error:      # sys.exit() in a test fails it too
+        results[name] = "fail"
         where = traceback.extract_tb(error.__traceback__)[-1]
         print(f"FAIL {name}: {type(error).__name__}: {error}".rstrip(": "))
         print(f"  {where.filename.split('/')[-1]}:{where.lineno}: "
               f"{where.line}")
     else:
+        results[name] = "ok"
         print(f"ok   {name}")
+failed = list(results.values()).count("fail")
 print("all tests passed" if not failed else f"{failed} test(s) failed")
+report.write(f"{token} {json.dumps(results)}")
+report.close()
 sys.exit(1 if failed else 0)
 '''
 
 
 def run_tests(code: str, tests: str, limits: Limits = Limits()) -> RunResult:
-    """The tests, run against the code, in the sandbox."""
+    """The tests, run against the code, in the sandbox. They pass when the
+    runner's report, with this run's token, says ok for every test_*
+    function that the tests file defines."""
+    token = secrets.token_hex(16)
     files = {"solution.py": code, "test_solution.py": tests,
              "run_tests.py": RUNNER}
-    return run_sandboxed(files, "run_tests.py", limits)
+    result = run_sandboxed(files, "run_tests.py", limits, stdin=token + "\n")
+    report = None
+    if result.report.startswith(token + " "):
+        try:
+            report = json.loads(result.report[len(token) + 1:])
+        except ValueError:
+            pass
+    expected = test_names(tests)
+    result.passed = (result.returncode == 0 and bool(expected) and report is not None
+                     and report == {name: "ok" for name in expected})
+    if result.returncode == 0 and not result.passed:
+        result.output += ("\nno report from the test runner: the code ended the "
+                          "process before every test ran\n" if report is None else
+                          "\nthe test runner did not run every test\n")
+    return result
+
+
+def test_names(tests: str) -> list[str]:
+    """The test_* functions a tests file defines (none if it does not parse)."""
+    try:
+        tree = ast.parse(tests)
+    except (SyntaxError, ValueError):
+        return []
+    return sorted(node.name for node in tree.body
+                  if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+                  and node.name.startswith("test_"))
 # --8<-- [end:runner]
 
 
@@ -184,8 +235,8 @@ def assist(task: str, tests: str | None = None, max_rounds: int = 3,
         result = run_tests(code, tests, limits)
         rounds.append(result)
         log(f"round {number}: "
-            + ("tests pass" if result.returncode == 0 else "tests fail"))
-        if result.returncode == 0:
+            + ("tests pass" if result.passed else "tests fail"))
+        if result.passed:
             return Outcome(True, code, tests, rounds)
         messages += [{"role": "assistant", "content": reply},
                      {"role": "user", "content": debug_prompt(result)}]
@@ -253,12 +304,12 @@ def build_parser():
 
 def report(outcome: Outcome) -> None:
     last = outcome.rounds[-1]
-    if outcome.passed:
+    if outcome.passed:      # the model's code and its output: escaped
         print(f"\nThe tests pass after {len(outcome.rounds)} round(s):\n")
-        print(outcome.code.rstrip())
+        print(printable(outcome.code.rstrip()))
     else:
         print(f"\nGave up after {len(outcome.rounds)} round(s). The last "
-              f"test output:\n\n{last.output.rstrip()}")
+              f"test output:\n\n{printable(last.output.rstrip())}")
 
 
 def demo():
@@ -271,22 +322,6 @@ def demo():
     return 0
 
 
-def check_out(path: str) -> None:
-    """Fail now, before any model round, if the code cannot be saved there."""
-    out = Path(path)
-    if out.is_dir():
-        raise AssistantError(f"--out {path} is a folder: name a file")
-    existed = out.exists()
-    try:
-        with open(out, "a", encoding="utf-8"):
-            pass
-    except OSError as error:
-        raise AssistantError(f"cannot write --out {path}: "
-                             f"{error.strerror or error}") from None
-    if not existed:
-        out.unlink()
-
-
 def main(argv=None):
     # SIGTERM, like Ctrl-C, stops the sandbox first (genai.cli.app_main)
     return app_main(argv, demo, run, build_parser)
@@ -296,11 +331,13 @@ def run(args) -> int:
     try:
         tests = None
         if args.tests:
-            try:
-                tests = Path(args.tests).read_text(encoding="utf-8")
+            try:   # a regular file of at most 1 MB: not /dev/zero, not a FIFO
+                tests = input_file(args.tests, "--tests", 1).read_text(encoding="utf-8")
             except (OSError, UnicodeDecodeError) as error:
                 raise AssistantError(f"cannot read --tests {args.tests}: "
                                      f"{error}") from None
+            except ValueError as error:
+                raise AssistantError(str(error)) from None
         try:
             limits = Limits(args.timeout, args.memory_mb)
         except AssistantError as error:   # name the option, not the field
@@ -311,8 +348,11 @@ def run(args) -> int:
         if args.max_rounds < 1:
             raise AssistantError(f"--max-rounds must be at least 1, got "
                                  f"{args.max_rounds}")
-        if args.out:
-            check_out(args.out)
+        if args.out:   # fail now, before any model round, if it cannot be saved
+            try:
+                output_file(args.out, "--out")
+            except ValueError as error:
+                raise AssistantError(str(error)) from None
         check_api_key()
         outcome = assist(args.task, tests, args.max_rounds, limits)
     except (AssistantError, MissingAPIKeyError) as error:
@@ -321,6 +361,9 @@ def run(args) -> int:
     except anthropic.APIError as error:
         print(f"code_assistant: the API call failed ({error})",
               file=sys.stderr)
+        return 1
+    except sandbox.SandboxError as error:
+        print(f"code_assistant: {error}", file=sys.stderr)
         return 1
     report(outcome)
     if args.out:
