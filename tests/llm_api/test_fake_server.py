@@ -274,7 +274,7 @@ def raw_request(server, head: str, body: bytes = b"") -> tuple[int, dict]:
     import socket
 
     with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
-        sock.sendall(head.encode() + b"\r\n\r\n" + body)
+        sock.sendall(head.encode("latin-1") + b"\r\n\r\n" + body)   # header bytes as given
         data = b""
         while b"\r\n\r\n" not in data or len(data.split(b"\r\n\r\n", 1)[1]) < int(
                 re.search(rb"content-length: (\d+)", data, re.I).group(1)):
@@ -297,6 +297,11 @@ def headers(server, length) -> str:
     ("-5", b"{}", 400, "Content-Length must be a whole number"),
     ("99999999999999", b"{}", 413, "the body is over"),
     (None, b'{"model": "\xff\xfe"}', 400, "not valid JSON"),
+    ("\u00b2", b"{}", 400, "Content-Length must be a whole number"),     # "\u00b2".isdigit()
+    ("9" * 5000, b"{}", 400, "Content-Length must be a whole number"),
+    (None, b"[" * 100_000 + b"]" * 100_000, 400, "not valid JSON"),   # RecursionError
+    (None, b'{"model": "m", "max_tokens": ' + b"9" * 5000 + b', "messages": []}', 400,
+     "not valid JSON"),                                                # over int's 4300 digits
 ])
 def test_a_bad_body_gets_an_error_body_and_the_server_stays_up(server, length, body, status,
                                                                 message):
@@ -313,12 +318,59 @@ def test_a_bad_body_gets_an_error_body_and_the_server_stays_up(server, length, b
     ("/v1/chat/completions", {"model": OPENAI_MODEL, "messages": [{"content": "no role"}]}),
     ("/v1/chat/completions", {"model": OPENAI_MODEL, "messages": USER, "tools": "none"}),
     ("/v1/messages", {"model": ANTHROPIC_MODEL, "max_tokens": 5, "messages": USER, "tools": [1]}),
+    ("/v1/chat/completions", {"model": OPENAI_MODEL, "messages": USER, "stream": True,
+                              "stream_options": [1]}),
+    ("/v1/chat/completions", {"model": OPENAI_MODEL, "messages": USER, "stream": True,
+                              "stream_options": {"include_usage": "yes"}}),
 ])
 def test_messages_that_are_not_objects_get_400(server, path, body):
     status, text = raw_post(server.anthropic_url + path, body,
                             {"x-api-key": server.api_key, "anthropic-version": "2023-06-01",
                              "authorization": f"Bearer {server.api_key}"})
     assert status == 400 and json.loads(text)["error"]["message"]
+
+
+def test_a_stream_refused_is_refused_before_its_first_byte(server):
+    """One response per request: a request refused for its stream options
+    gets a plain 400, never a 400 written inside a 200 stream."""
+    import socket
+
+    body = json.dumps({"model": OPENAI_MODEL, "messages": USER, "stream": True,
+                       "stream_options": [1]}).encode()
+    head = (f"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n"
+            f"authorization: Bearer {server.api_key}\r\ncontent-type: application/json\r\n"
+            f"content-length: {len(body)}\r\nconnection: close")
+    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
+        sock.sendall(head.encode() + b"\r\n\r\n" + body)
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+    assert data.startswith(b"HTTP/1.1 400") and data.count(b"HTTP/1.1") == 1
+
+
+def test_sixty_four_clients_at_once_all_get_answers(server):
+    """The listen backlog holds them all (it was 5: ten of 32 were reset)."""
+    import socket
+    import threading
+
+    answers, start = [], threading.Barrier(64)
+
+    def client():
+        start.wait()
+        try:
+            with socket.create_connection(("127.0.0.1", server.port), timeout=20) as sock:
+                sock.sendall(b"GET /v1/models HTTP/1.1\r\nHost: x\r\nconnection: close\r\n\r\n")
+                answers.append(sock.recv(12))
+        except OSError as error:
+            answers.append(repr(error).encode())
+
+    threads = [threading.Thread(target=client) for _ in range(64)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert len(answers) == 64 and all(answer.startswith(b"HTTP/1.1 ") for answer in answers), \
+        [a for a in answers if not a.startswith(b"HTTP/1.1 ")][:3]
 
 
 # ---------------------------------------------------------------------------

@@ -114,6 +114,12 @@ class OpenAIAPI:
         if tools is not None and (not isinstance(tools, list) or not all(
                 isinstance(tool, dict) for tool in tools)):
             raise BadRequest("Invalid 'tools': expected an array of objects.")
+        # checked here, before a stream's first byte: no error can follow it
+        options = body.get("stream_options")
+        if options is not None and (not isinstance(options, dict) or not isinstance(
+                options.get("include_usage", False), bool)):
+            raise BadRequest("Invalid 'stream_options': expected an object with a "
+                             "boolean 'include_usage'.")
         if self.fake.models and body["model"] not in self.fake.models:
             raise BadRequest(f"The model `{body['model']}` does not exist "
                               "or you do not have access to it.", 404,
@@ -191,6 +197,9 @@ class OpenAIAPI:
 
 
 if __name__ == "__main__":   # one raw exchange, as the SDK sends it
+    from genai.cli import demo_arguments
+
+    demo_arguments(__doc__)   # --help says what the demo does
     import urllib.request
 
     from genai.llm_api.calls import OPENAI_MODEL

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 import threading
 import time
@@ -215,6 +216,7 @@ class FakeLLMServer:
 
 class _QuietServer(ThreadingHTTPServer):
     daemon_threads = True
+    request_queue_size = 128   # the listen() backlog: 64 clients at once all get answers
 
     def handle_error(self, request, client_address):
         pass  # a client that hung up (e.g. after its timeout) is not news
@@ -247,6 +249,7 @@ class _Handler(AnthropicAPI, OpenAIAPI, BaseHTTPRequestHandler):
         self.wfile.write(data)
 
     def _start_events(self) -> None:
+        self.streaming = True    # from here on, an error cannot be a response of its own
         self._log(200)
         self.send_response(200)
         self.send_header("content-type", "text/event-stream")
@@ -282,7 +285,8 @@ class _Handler(AnthropicAPI, OpenAIAPI, BaseHTTPRequestHandler):
         declared Content-Length, never more, and refuses a length that is
         missing a number, negative, or over MAX_BODY (BadRequest)."""
         declared = self.headers.get("content-length", "0").strip()
-        if not declared.isdigit():              # "abc", "-5", "1e9", ""
+        # ASCII digits only ("²".isdigit() is true), and few of them
+        if not re.fullmatch(r"[0-9]{1,15}", declared):   # "abc", "-5", "1e9", ""
             raise BadRequest(f"Content-Length must be a whole number of "
                              f"bytes, got {declared[:40]!r}")
         if int(declared) > MAX_BODY:
@@ -291,7 +295,8 @@ class _Handler(AnthropicAPI, OpenAIAPI, BaseHTTPRequestHandler):
         raw = self.rfile.read(int(declared))
         try:
             return json.loads(raw.decode("utf-8")) if raw else None
-        except (UnicodeDecodeError, json.JSONDecodeError):
+        # not JSON, not UTF-8, nested too deep, a number of 5,000 digits
+        except (ValueError, RecursionError):
             return None
 
     def _error(self, status: int, kind: str, message: str,
@@ -335,6 +340,7 @@ class _Handler(AnthropicAPI, OpenAIAPI, BaseHTTPRequestHandler):
         return self._send_json(200, api.models(names))
 
     def do_POST(self):
+        self.streaming = False
         try:
             body = self.body = self._read_body()
         except BadRequest as err:     # the rest of the stream is unknown
@@ -356,13 +362,17 @@ class _Handler(AnthropicAPI, OpenAIAPI, BaseHTTPRequestHandler):
                                "The request body is not valid JSON.")
         try:
             routes[path](body)
-        except BadRequest as err:
-            self._error(err.status, err.kind, str(err))
-        except (AttributeError, KeyError, TypeError, ValueError) as err:
-            # a shape the real API would refuse: refuse it too, and stay up
-            self._error(400, "invalid_request_error",
-                        f"The request does not have the API's shape "
-                        f"({type(err).__name__}: {err}).")
+        except (BadRequest, AttributeError, KeyError, TypeError, ValueError,
+                OverflowError, RecursionError) as err:
+            if self.streaming:   # a bug of ours mid-stream: end it, never a second answer
+                self.close_connection = True
+            elif isinstance(err, BadRequest):
+                self._error(err.status, err.kind, str(err))
+            else:
+                # a shape the real API would refuse: refuse it too, and stay up
+                self._error(400, "invalid_request_error",
+                            f"The request does not have the API's shape "
+                            f"({type(err).__name__}: {str(err)[:200]}).")
 
 
 def known_models() -> set[str]:
