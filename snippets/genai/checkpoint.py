@@ -60,7 +60,9 @@ def load_checkpoint(path: str | Path, expected_config: Any, map_location=None) -
     try:
         payload = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as error:  # truncated, not a torch file, ...
-        raise CheckpointError(f"{path} is not a readable checkpoint ({error})") from None
+        said = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        raise CheckpointError(f"{path} is not a readable checkpoint "
+                              f"({said.split('. ')[0][:100]})") from None
     if not isinstance(payload, dict) or payload.get("format") != 1:
         raise CheckpointError(f"{path} was not written by save_checkpoint")
     if not isinstance(payload.get("config"), dict) or not isinstance(payload.get("state"), dict):
@@ -96,6 +98,9 @@ def restoring(path):
 
 
 if __name__ == "__main__":
+    from genai.cli import demo_arguments
+
+    demo_arguments(__doc__)   # --help says what the demo does
     from genai.device import get_device
 
     torch.manual_seed(0)

@@ -53,4 +53,7 @@ def one_thread(work=None):
 
 
 if __name__ == "__main__":
+    from genai.cli import demo_arguments
+
+    demo_arguments(__doc__)   # --help says what the demo does
     print(f"Samples run on: {get_device()}")

@@ -11,7 +11,6 @@ is for looking at one while you work on it.
 
 from __future__ import annotations
 
-import argparse
 import functools
 import time
 from pathlib import Path
@@ -45,8 +44,10 @@ def save_figure(fig: Figure, path: str | Path) -> None:
 def figures_main(namespace: dict, argv: list[str] | None = None) -> None:
     """List or draw the plot_* functions of a figures module."""
     plots = {name: f for name, f in namespace.items() if name.startswith("plot_") and callable(f)}
-    parser = argparse.ArgumentParser(prog=f"python -m {namespace['__spec__'].name}",
-                                     description="List or draw this chapter's figures.")
+    from genai.cli import OneLineParser
+
+    parser = OneLineParser(prog=f"python -m {namespace['__spec__'].name}",
+                           description="List or draw this chapter's figures.")
     parser.add_argument("out", nargs="?", type=Path, help="folder to draw the figures into")
     parser.add_argument("names", nargs="*", help="which figures (default: all)")
     args = parser.parse_args(argv)
@@ -59,7 +60,10 @@ def figures_main(namespace: dict, argv: list[str] | None = None) -> None:
     unknown = sorted(set(args.names) - set(plots))
     if unknown:
         parser.error(f"no figure named {', '.join(unknown)}; choose from {', '.join(sorted(plots))}")
-    args.out.mkdir(parents=True, exist_ok=True)
+    try:
+        args.out.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        parser.error(f"cannot draw into {args.out}: {error.strerror or error}")
     for name in args.names or sorted(plots):
         start = time.perf_counter()
         path = args.out / f"{name.removeprefix('plot_')}.png"

@@ -69,7 +69,7 @@ def test_images_are_ink_on_white(quick_run, tmp_path):
     images = draw("a seven", quick_run, n=2, seed=1)
     assert images.shape == (2, 8, 8)
     assert 0 <= images.min() and images.max() <= 1
-    path = to_png(images, tmp_path / "sub" / "two.png", size=16)
+    path = to_png(images, tmp_path / "two.png", size=16)
     assert Image.open(path).size == (32, 16)
     with pytest.raises(ArtError, match="1 to 64"):
         draw("a 7", quick_run, n=0)

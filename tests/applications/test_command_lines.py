@@ -124,3 +124,108 @@ def test_art_stops_cleanly(tmp_path, how):
         process.kill()                          # a failed stop leaves nothing running
     assert result.returncode == 130 and result.stderr.strip() == "Stopped."
     assert not (tmp_path / "seven.png").exists()
+
+
+# ---------------------------------------------------------------------------
+# Hostile input, second round (issue 24): files that never end, folders
+# nobody asked for, work done before a check that fails
+# ---------------------------------------------------------------------------
+def said_one_line(capsys, message: str):
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1, err
+
+
+@pytest.fixture
+def odd_inputs(tmp_path):
+    """A device that never ends, a FIFO that waits for a writer, a folder."""
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    return ["/dev/zero", str(fifo), str(tmp_path)]
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="FIFOs are POSIX")
+def test_only_regular_files_are_read(odd_inputs, tmp_path, capsys, server):
+    from genai.applications import code_assistant, content_generator
+
+    for path in odd_inputs:
+        assert code_assistant.main(["Write f()", "--tests", path]) == 2
+        said_one_line(capsys, "is not a regular file")
+        assert content_generator.main(["--batch", path, "--out-dir", str(tmp_path / "out")]) == 2
+        said_one_line(capsys, "not a regular file")
+    big = tmp_path / "big_test.py"
+    big.write_text("#" * (1024 * 1024 + 1))
+    assert code_assistant.main(["Write f()", "--tests", str(big)]) == 2
+    said_one_line(capsys, "is over 1 MB")
+
+
+def test_no_folder_is_made_that_nobody_asked_for(tmp_path, capsys):
+    from genai.applications import art
+
+    out = tmp_path / "nonexistent" / "x.png"
+    assert art.main(["draw a 7", "--out", str(out)]) == 2
+    said_one_line(capsys, "there is no folder")
+    assert not out.parent.exists()
+    (tmp_path / "evil.pt").write_bytes(b"not a checkpoint")
+    assert art.main(["draw a 7", "--checkpoint", str(tmp_path / "evil.pt"),
+                     "--out", str(tmp_path / "x.png")]) == 2
+    said_one_line(capsys, "is not a readable checkpoint (Weights only load failed)")
+    assert art.main(["draw a 7", "--diffusers", "/nonexistent", "--out", str(tmp_path / "x.png")]) == 2
+    said_one_line(capsys, "--diffusers /nonexistent: no such folder")
+
+
+def test_an_unusable_checkpoint_path_fails_before_training(tmp_path, capsys):
+    from genai.llm import train_cli
+
+    start = time.monotonic()
+    assert train_cli.main(["--out", str(tmp_path), "--steps", "100000"]) == 2
+    said_one_line(capsys, "is a folder: name a file")
+    assert train_cli.main(["--out", str(tmp_path / "no" / "run.pt"), "--steps", "100000"]) == 2
+    said_one_line(capsys, "there is no folder")
+    assert time.monotonic() - start < 30     # it never trained (100,000 steps would take hours)
+
+
+def test_a_figures_command_with_a_bad_folder_or_name_is_one_line(capsys):
+    from genai.drawing import figures_main
+
+    def plot_one(path):
+        """A figure."""
+
+    namespace = {"__spec__": type("Spec", (), {"name": "genai.x.figures"}), "plot_one": plot_one}
+    for argv, message in ([["/proc/sys/x"], "cannot draw into /proc/sys/x"],
+                          [["/tmp", "plot_none"], "no figure named plot_none"]):
+        with pytest.raises(SystemExit) as stopped:
+            figures_main(namespace, argv)
+        assert stopped.value.code == 2
+        said_one_line(capsys, message)
+
+
+def test_every_demo_says_what_it_does_and_refuses_what_it_does_not_take(capsys):
+    """--help prints the module's docstring; an unknown option is one line
+    and exit code 2 (they ignored both). Every module's __main__ block
+    either parses its arguments or calls demo_arguments."""
+    import ast
+
+    from genai.cli import demo_arguments
+
+    with pytest.raises(SystemExit) as stopped:
+        demo_arguments("Trains a tiny model.", ["--help"])
+    assert stopped.value.code == 0 and "Trains a tiny model." in capsys.readouterr().out
+    with pytest.raises(SystemExit) as stopped:
+        demo_arguments("Trains a tiny model.", ["--bogus"])
+    assert stopped.value.code == 2
+    said_one_line(capsys, "unrecognized arguments: --bogus")
+    unchecked = []
+    for path in sorted((ROOT / "snippets" / "genai").rglob("*.py")):
+        for node in ast.parse(path.read_text(encoding="utf-8")).body:
+            if isinstance(node, ast.If) and "__main__" in ast.unparse(node.test):
+                block = ast.unparse(node)
+                if not re.search(r"demo_arguments\(|main\(|parse_args\(|sys\.argv", block):
+                    unchecked.append(str(path.relative_to(ROOT)))
+    assert not unchecked, f"a demo that ignores its command line: {unchecked}"
+
+
+@pytest.mark.parametrize("module", ["genai.applications.sandbox", "genai.llm.corpora"])
+def test_a_demo_module_refuses_an_unknown_option(module):
+    result = run(module, "--bogus")
+    assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert run(module, "--help").returncode == 0

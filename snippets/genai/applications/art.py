@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import re
 import sys
 from pathlib import Path
@@ -22,7 +23,7 @@ from pathlib import Path
 import torch
 
 from genai import store
-from genai.cli import OneLineParser, app_main, finite, seed
+from genai.cli import OneLineParser, app_main, finite, output_file, seed
 from genai.diffusion.ddpm import (DIGITS, GUIDANCE, DiffusionRun, ddim_sample,
                                   train_diffusion)
 from genai.diffusion.digits import load_digits_data
@@ -106,7 +107,6 @@ def to_png(images: torch.Tensor, path, size: int = 128) -> Path:
     picture = Image.fromarray(gray).resize(
         (size * len(images), size), Image.NEAREST)
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     picture.save(path)
     return path
 # --8<-- [end:draw]
@@ -120,7 +120,6 @@ def draw_with_diffusers(prompt: str, model: str, path, steps: int = 30,
 
     image = text_to_image(prompt, model=model, steps=steps, seed=seed)
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     image.save(path)
     return path
 # --8<-- [end:diffusers]
@@ -196,7 +195,13 @@ def main(argv=None):
 
 def run(args) -> int:
     try:
+        output_file(args.out, "--out")   # before any work; no folder is made
         if args.diffusers:
+            looks_local = args.diffusers.startswith((".", "/", "~")) or "\\" in args.diffusers
+            if looks_local and not Path(args.diffusers).expanduser().is_dir():
+                raise ArtError(f"--diffusers {args.diffusers}: no such folder (give a "
+                               f"pipeline's folder, or a Hugging Face repository id)")
+            os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")   # no notes about torchvision
             path = draw_with_diffusers(args.prompt, args.diffusers, args.out,
                                        steps=args.steps, seed=args.seed)
         else:

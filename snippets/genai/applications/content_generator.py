@@ -28,6 +28,7 @@ from genai.llm_api.calls import (ANTHROPIC_MODEL, MissingAPIKeyError,
                                  check_api_key)
 from genai.prompting.prompts import PromptError, delimit
 
+MAX_CSV_MB = 50        # a products file bigger than this is a mistake
 DEMO_CSV = Path(__file__).resolve().parent / "data" / "products.csv"
 
 
@@ -151,6 +152,10 @@ def file_names(names):
 def read_products(path, name_column="name"):
     """The rows of a products CSV as dicts; the name column is required."""
     path = Path(path)
+    if path.exists() and not path.is_file():      # /dev/zero never ends, a FIFO waits
+        raise ContentError(f"{path}: not a regular file")
+    if path.exists() and path.stat().st_size > MAX_CSV_MB * 2 ** 20:
+        raise ContentError(f"{path}: over {MAX_CSV_MB} MB")
     try:
         with path.open(newline="", encoding="utf-8-sig") as file:
             reader = csv.DictReader(file)

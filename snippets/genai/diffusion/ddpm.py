@@ -430,6 +430,9 @@ GUIDANCE = 2.0  # the default guidance scale w for the digits
 
 
 if __name__ == "__main__":
+    from genai.cli import demo_arguments
+
+    demo_arguments(__doc__)   # --help says what the demo does
     import dataclasses
     import tempfile
 

@@ -118,6 +118,9 @@ RECIPE = store.Recipe(
 
 
 if __name__ == "__main__":
+    from genai.cli import demo_arguments
+
+    demo_arguments(__doc__)   # --help says what the demo does
     import dataclasses
 
     torch.set_num_threads(1)

@@ -147,6 +147,9 @@ def to_image_array(x: torch.Tensor):
 
 
 if __name__ == "__main__":
+    from genai.cli import demo_arguments
+
+    demo_arguments(__doc__)   # --help says what the demo does
     for name in ("linear", "cosine"):
         schedule = getattr(NoiseSchedule, name)(100)
         ab = schedule.alpha_bars

@@ -163,6 +163,9 @@ def _parameter_count(path: Path) -> int:
 
 
 if __name__ == "__main__":
+    from genai.cli import demo_arguments
+
+    demo_arguments(__doc__)   # --help says what the demo does
     from diffusers.utils import logging as diffusers_logging
     from transformers.utils import logging as transformers_logging
 

@@ -405,6 +405,9 @@ DIGITS = GANConfig(arch="dcgan", data_dim=64, latent_dim=16, hidden=32,
 
 
 if __name__ == "__main__":
+    from genai.cli import demo_arguments
+
+    demo_arguments(__doc__)   # --help says what the demo does
     import dataclasses
     import tempfile
 

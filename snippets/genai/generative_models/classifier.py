@@ -65,6 +65,9 @@ def accuracy(model: MLPClassifier, x: torch.Tensor, y: torch.Tensor) -> float:
 
 
 if __name__ == "__main__":
+    from genai.cli import demo_arguments
+
+    demo_arguments(__doc__)   # --help says what the demo does
     from genai.generative_models.toy_data import moons_train_test
 
     device = get_device()

@@ -171,6 +171,9 @@ def sample(
 
 
 if __name__ == "__main__":
+    from genai.cli import demo_arguments
+
+    demo_arguments(__doc__)   # --help says what the demo does
     from genai.generative_models.toy_data import moons_train_test
 
     device = get_device()

@@ -48,6 +48,9 @@ def heldout_curve(
 
 
 if __name__ == "__main__":
+    from genai.cli import demo_arguments
+
+    demo_arguments(__doc__)   # --help says what the demo does
     from genai.generative_models.gmm import sample
     from genai.generative_models.toy_data import moons_train_test
 

@@ -23,6 +23,9 @@ def growth(sizes: dict[str, tuple[int, float]]) -> list[tuple[str, str, float]]:
 
 
 if __name__ == "__main__":
+    from genai.cli import demo_arguments
+
+    demo_arguments(__doc__)   # --help says what the demo does
     for name, (year, n_params) in PUBLISHED_PARAMETERS.items():
         print(f"{name:6s} {year}: {n_params / 1e9:7.3f} billion parameters")
     for previous, model, ratio in growth(PUBLISHED_PARAMETERS):

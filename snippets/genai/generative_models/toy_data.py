@@ -73,6 +73,9 @@ def moons_train_test(
 
 
 if __name__ == "__main__":
+    from genai.cli import demo_arguments
+
+    demo_arguments(__doc__)   # --help says what the demo does
     x, y, x_test, y_test = moons_train_test(seed=0)
     print(f"moons: x {tuple(x.shape)}, y {tuple(y.shape)}, on {x.device}")
     print(f"  points per class: {torch.bincount(y).tolist()}")

@@ -393,6 +393,9 @@ def stages() -> dict:
 
 
 if __name__ == "__main__":
+    from genai.cli import demo_arguments
+
+    demo_arguments(__doc__)   # --help says what the demo does
     trained = stages()
     vocab = trained["tokenizer"].vocab_size
     print(f"{vocab} characters; ln V = {math.log(vocab):.2f}")

@@ -192,6 +192,9 @@ def load_corpus(data: str) -> str:
 
 
 if __name__ == "__main__":
+    from genai.cli import demo_arguments
+
+    demo_arguments(__doc__)   # --help says what the demo does
     facts = facts_corpus()
     print(f"{len(CAPITALS)} countries; the facts corpus has "
           f"{len(facts.splitlines()):,} sentences, {len(facts):,} characters:")

@@ -252,6 +252,9 @@ def next_token_probs(model: GPT, tokenizer, prompt: str, k: int = 5,
 
 
 if __name__ == "__main__":
+    from genai.cli import demo_arguments
+
+    demo_arguments(__doc__)   # --help says what the demo does
     from genai.device import get_device
     from genai.llm.pretrained import pretrained
 

@@ -258,6 +258,9 @@ class GPT(nn.Module):
 
 
 if __name__ == "__main__":
+    from genai.cli import demo_arguments
+
+    demo_arguments(__doc__)   # --help says what the demo does
     torch.manual_seed(0)
     config = GPTConfig()
     model = GPT(config)

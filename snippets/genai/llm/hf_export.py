@@ -283,4 +283,7 @@ def demo() -> None:
 
 
 if __name__ == "__main__":
+    from genai.cli import demo_arguments
+
+    demo_arguments(__doc__)   # --help says what the demo does
     demo()

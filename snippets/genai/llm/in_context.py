@@ -271,6 +271,9 @@ RECIPE = store.Recipe(
 
 
 if __name__ == "__main__":
+    from genai.cli import demo_arguments
+
+    demo_arguments(__doc__)   # --help says what the demo does
     model = pretrained_icl()
     print(f"a GPT with {model.num_params():,} parameters, trained for "
           f"{ICL.steps} steps ({model.cpu_seconds:.0f} s of CPU time)")

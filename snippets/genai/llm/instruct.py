@@ -452,6 +452,9 @@ RECIPE = store.Recipe(
 
 
 if __name__ == "__main__":
+    from genai.cli import demo_arguments
+
+    demo_arguments(__doc__)   # --help says what the demo does
     tuned = assistant(device=torch.device("cpu"))
     for question in ["What is the capital of France?", "Capital of Peru?",
                      "What is the capital of Atlantis?"]:

@@ -357,6 +357,9 @@ RECIPE = store.Recipe(
 
 
 if __name__ == "__main__":
+    from genai.cli import demo_arguments
+
+    demo_arguments(__doc__)   # --help says what the demo does
     tuned = adapted(device=torch.device("cpu"))
     total = sum(p.numel() for p in tuned.model.parameters())
     print(f"{trainable(tuned.model):,} of {total:,} numbers trained")

@@ -265,6 +265,9 @@ RECIPE = store.Recipe(
 
 
 if __name__ == "__main__":
+    from genai.cli import demo_arguments
+
+    demo_arguments(__doc__)   # --help says what the demo does
     tuned = preferred(device=torch.device("cpu"))
     print(evaluate(tuned.model, tuned.tokenizer,
                    instruction_data(held_out=True)))

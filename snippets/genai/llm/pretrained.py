@@ -144,6 +144,9 @@ STORIES = store.Recipe("stories", "GPT on tales from a small grammar",
 
 
 if __name__ == "__main__":
+    from genai.cli import demo_arguments
+
+    demo_arguments(__doc__)   # --help says what the demo does
     for name in PRETRAINED:
         run = pretrained_run(name, device=torch.device("cpu"))
         step, train_loss, val_loss, _ = run.history[-1]

@@ -80,6 +80,9 @@ def matmul_flops(n: int = 512, seconds: float = 0.5) -> float:
 
 
 if __name__ == "__main__":
+    from genai.cli import demo_arguments
+
+    demo_arguments(__doc__)   # --help says what the demo does
     for name, config in CONFIGS.items():
         n = meta_model(config).num_params()
         print(f"{name:12s} {config.n_layer:3d} layers, width "

@@ -417,6 +417,9 @@ def demo_text() -> str:
 
 
 if __name__ == "__main__":
+    from genai.cli import demo_arguments
+
+    demo_arguments(__doc__)   # --help says what the demo does
     text = demo_text()
     start = time.perf_counter()
     tok = BPETokenizer.train(text, vocab_size=300)

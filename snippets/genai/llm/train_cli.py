@@ -18,7 +18,7 @@ import torch
 import torch.distributed as dist
 
 from genai.checkpoint import CheckpointError
-from genai.cli import OneLineParser, boolean, finite, seed
+from genai.cli import OneLineParser, boolean, finite, output_file, seed
 from genai.llm.train import (AMP, TOKENIZERS, TrainConfig, TrainError,
                              complete, init_distributed,
                              same_weights_everywhere, train)
@@ -100,6 +100,8 @@ def main(argv=None) -> int:
     try:
         config = TrainConfig(**{k: v for k, v in vars(args).items()
                                 if k in names})
+        if args.out:
+            output_file(args.out, "--out")   # before the training, not after
         try:
             device = init_distributed()
         except RuntimeError as error:   # e.g. COURSE_DEVICE=cuda, no GPU

@@ -223,6 +223,9 @@ class AnthropicAPI:
 
 
 if __name__ == "__main__":   # one raw exchange, as the SDK sends it
+    from genai.cli import demo_arguments
+
+    demo_arguments(__doc__)   # --help says what the demo does
     import urllib.request
 
     from genai.llm_api.calls import ANTHROPIC_MODEL

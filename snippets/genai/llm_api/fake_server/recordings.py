@@ -105,6 +105,9 @@ def groups(parts: list[str], size: int = 3) -> list[str]:
 
 
 if __name__ == "__main__":
+    from genai.cli import demo_arguments
+
+    demo_arguments(__doc__)   # --help says what the demo does
     recordings = load_replies()
     files = sorted(p.name for p in REPLIES_DIR.glob("*.json"))
     print(f"{len(recordings)} recorded replies in {len(files)} files: "
