@@ -18,15 +18,29 @@
  * stored for each chapter, and a reset button (click twice).
  *
  * Everything is kept in this browser's localStorage under one key,
- * "genai-course:progress", as versioned JSON. Nothing is sent anywhere.
+ * "genai-course:progress:<the site's path>", as versioned JSON: every
+ * project site under one github.io user shares one origin, and so one
+ * localStorage. Nothing is sent anywhere, and anything unexpected found
+ * there (a hand edit, another script) counts as absent.
  * Material's instant navigation swaps pages without reloading scripts, so
  * the set-up runs on every page it emits through `document$`.
  */
 (function () {
   "use strict";
 
-  var KEY = "genai-course:progress";
+  var KEY = "genai-course:progress:" + siteRoot();
+  var OLD_KEY = "genai-course:progress";   // before the site's path was in the key
   var VERSION = 1;
+
+  function siteRoot() {
+    // the site's own path, from the base that Material writes into each page
+    try {
+      var config = JSON.parse(document.getElementById("__config").textContent);
+      return new URL(config.base, window.location.href).pathname;
+    } catch (error) {
+      return "/";
+    }
+  }
 
   /* ---------------------------------------------------------------- store */
 
@@ -58,6 +72,10 @@
     var s = storage();
     if (!s) return emptyData();
     try {
+      if (s.getItem(KEY) === null && s.getItem(OLD_KEY) !== null) {
+        s.setItem(KEY, s.getItem(OLD_KEY));
+        s.removeItem(OLD_KEY);
+      }
       var data = JSON.parse(s.getItem(KEY) || "null");
       if (data && data.version === VERSION && data.chapters &&
           typeof data.chapters === "object") {
@@ -89,9 +107,15 @@
     if (!record.quiz || typeof record.quiz !== "object") {
       record.quiz = { total: 0, answers: {}, best: null };
     }
-    if (!record.quiz.answers || typeof record.quiz.answers !== "object") {
-      record.quiz.answers = {};
-    }
+    var quiz = record.quiz;
+    if (!quiz.answers || typeof quiz.answers !== "object") quiz.answers = {};
+    Object.keys(quiz.answers).forEach(function (id) {
+      var answer = quiz.answers[id];
+      if (!answer || typeof answer !== "object") delete quiz.answers[id];
+    });
+    if (typeof quiz.total !== "number") quiz.total = 0;
+    if (!quiz.best || typeof quiz.best !== "object" || typeof quiz.best.correct !== "number" ||
+        typeof quiz.best.total !== "number") quiz.best = null;
     return record;
   }
 

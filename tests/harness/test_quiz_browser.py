@@ -20,12 +20,14 @@ import pytest
 
 from harness.browsing import VIEWPORTS, Visit
 
-KEY = "genai-course:progress"
 CHAPTER = "gans"
+# the key, as quiz.js makes it: one per site, by the site's path
+KEY = """'genai-course:progress:' + new URL(JSON.parse(
+    document.getElementById('__config').textContent).base, location.href).pathname"""
 
 
 def stored(page):
-    raw = page.evaluate(f"localStorage.getItem({KEY!r})")
+    raw = page.evaluate(f"localStorage.getItem({KEY})")
     return json.loads(raw) if raw else None
 
 
@@ -153,6 +155,39 @@ def test_start_again_keeps_the_best_round(browser, site_url):
         assert stored(page)["chapters"][CHAPTER]["quiz"]["answers"] == {}
         assert page.locator(".quiz-choice--right").count() == 0
         assert f"Best full round: {total - 1} of {total}" in page.locator(".quiz-score").text_content()
+        assert not visit.errors, f"console errors: {visit.errors}"
+
+
+def test_the_key_names_the_site_and_odd_stored_data_counts_as_absent(browser, site_url):
+    """Sites under one github.io user share one localStorage: the key holds
+    this site's path. What the course did not write (a null answer, a best
+    round that is a string) is ignored, and saving goes on (it stopped)."""
+    with Visit(browser, site_url, f"{CHAPTER}/quiz/") as visit:
+        page = visit.page
+        key = page.evaluate(KEY)
+        assert key == "genai-course:progress:" + re.sub(r"^https?://[^/]+", "", site_url).rstrip("/") + "/"
+        odd = {"version": 1, "chapters": {CHAPTER: {"quiz": {
+            "total": "x", "answers": {"q1": None, "q2": 7}, "best": "yes"}}, "llm": None}}
+        page.evaluate("([key, data]) => localStorage.setItem(key, JSON.stringify(data))", [key, odd])
+        page.reload(wait_until="networkidle")
+        assert "not started" in page.locator(".quiz-score").text_content()
+        q = question(page, 0)
+        choose(q, correct=True)
+        q.get_by_role("button", name="Check").click()
+        assert "Correct" in q.locator(".quiz-feedback").text_content()
+        quiz = stored(page)["chapters"][CHAPTER]["quiz"]
+        assert list(quiz["answers"].values()) == [{"first": True, "solved": True, "tries": 1}]
+        page.goto(f"{site_url}/progress/", wait_until="networkidle")
+        gans = page.locator(f".course-progress__chapter[data-chapter='{CHAPTER}']")
+        assert re.search(r"1 of 1 answer right", gans.text_content()), gans.text_content()
+        # a progress kept under the key without the path (before) is taken over
+        page.evaluate("([key, data]) => { localStorage.removeItem(key); "
+                      "localStorage.setItem('genai-course:progress', JSON.stringify(data)); }",
+                      [key, {"version": 1, "chapters": {CHAPTER: {"complete": True}}}])
+        page.reload(wait_until="networkidle")
+        assert "Complete" in gans.locator(".course-progress__state").text_content()
+        assert page.evaluate("localStorage.getItem('genai-course:progress')") is None
+        page.evaluate(f"localStorage.removeItem({KEY})")
         assert not visit.errors, f"console errors: {visit.errors}"
 
 
