@@ -229,3 +229,27 @@ def test_a_demo_module_refuses_an_unknown_option(module):
     result = run(module, "--bogus")
     assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1, result.stderr
     assert run(module, "--help").returncode == 0
+
+
+def test_a_reply_that_holds_escape_sequences_is_printed_as_text(capsys):
+    """A model's reply is data: the chatbot and the content generator print
+    its control characters as text, never to the terminal."""
+    import io
+
+    import anthropic
+
+    from genai.applications import content_generator
+    from genai.applications.chatbot import Chatbot
+
+    nasty = "Hello\x1b]0;owned\x07\x1b[2J\rthere"
+    replies = [{"prompt": "hi", "reply": nasty},
+               {"prompt": content_generator.content_prompt("product", "a mug"), "reply": nasty}]
+    with FakeLLMServer(replies=replies) as fake, fake.environment():
+        shown = io.StringIO()
+        bot = Chatbot(client=anthropic.Anthropic(base_url=fake.anthropic_url, api_key=fake.api_key))
+        assert bot.say("hi", out=shown) == nasty              # kept as it came, shown escaped
+        assert "\x1b" not in shown.getvalue() and "\\x1b]0;owned\\x07" in shown.getvalue()
+        capsys.readouterr()
+        content_generator.main(["product", "a mug"])
+        printed = capsys.readouterr().out
+    assert "\x1b" not in printed and "\r" not in printed and "\\x1b]0;owned" in printed, printed

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import anthropic
 
-from genai.cli import OneLineParser, stoppable, utf8
+from genai.cli import OneLineParser, printable, stoppable, utf8
 from genai.llm_api.calls import (ANTHROPIC_MODEL, MissingAPIKeyError,
                                  check_api_key)
 
@@ -146,8 +146,8 @@ class Chatbot:
             with self.client.messages.stream(
                     model=ANTHROPIC_MODEL, max_tokens=self.max_tokens,
                     system=self.system, messages=self.messages) as stream:
-                for piece in stream.text_stream:
-                    print(piece, end="", file=out, flush=True)
+                for piece in stream.text_stream:   # the model's text: no escapes
+                    print(printable(piece), end="", file=out, flush=True)
         except BaseException:
             self.messages.pop()  # no reply: keep user/assistant alternation
             raise
@@ -215,8 +215,8 @@ class LocalChatbot(Chatbot):
                 break
             shown = self.tokenizer.decode(new)
             new.append(token)
-            print(self.tokenizer.decode(new)[len(shown):], end="", file=out,
-                  flush=True)
+            print(printable(self.tokenizer.decode(new)[len(shown):]), end="",
+                  file=out, flush=True)
         print(file=out)
         reply = self.tokenizer.decode(new)
         self.messages.append({"role": "assistant", "content": reply})

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import anthropic
 
-from genai.cli import OneLineParser, app_main
+from genai.cli import OneLineParser, app_main, printable
 from genai.llm_api.calls import (ANTHROPIC_MODEL, MissingAPIKeyError,
                                  check_api_key)
 from genai.prompting.prompts import PromptError, delimit
@@ -302,7 +302,7 @@ def run(args) -> int:
             write_atomically(args.out, text)
             print(f"wrote {args.out}")
         else:
-            print(text, end="")
+            print(printable(text), end="")   # the model's text: no escapes
     except (ContentError, PromptError, MissingAPIKeyError, OSError) as error:
         print(f"content_generator: error: {error}", file=sys.stderr)
         return 2
