@@ -43,15 +43,16 @@ def to_mathml(latex: str, display: bool) -> str:
             "an alignment '&' that latex2mathml does not lay out (it has no 'aligned'); "
             f"use \\begin{{array}}{{rl}} ... \\end{{array}} instead, in formula: {latex!r}"
         )
-    # Keep the source for screen readers, copy-paste and search.
-    # for screen readers: the LaTeX as alttext, and as an annotation beside
-    # the presentation MathML (a reader that speaks MathML keeps doing so)
+    # For screen readers and copy-paste: the LaTeX as alttext, and as an
+    # annotation beside the presentation MathML (a reader that speaks MathML
+    # keeps doing so). Search indexes the formula once, as the text a reader
+    # sees: the annotation carries Material's data-search-exclude.
     source = html.escape(latex, quote=True)
     head, _, rest = mathml.partition(">")
     body, _, _ = rest.rpartition("</math>")
     return (f'{head.replace("<math ", f"<math alttext={chr(34)}{source}{chr(34)} ", 1)}>'
-            f'<semantics><mrow>{body}</mrow><annotation encoding="application/x-tex">{source}</annotation>'
-            f'</semantics></math>')
+            f'<semantics><mrow>{body}</mrow><annotation encoding="application/x-tex" '
+            f'data-search-exclude>{source}</annotation></semantics></math>')
 
 
 def render_math(content: str) -> str:

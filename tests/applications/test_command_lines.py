@@ -253,3 +253,28 @@ def test_a_reply_that_holds_escape_sequences_is_printed_as_text(capsys):
         content_generator.main(["product", "a mug"])
         printed = capsys.readouterr().out
     assert "\x1b" not in printed and "\r" not in printed and "\\x1b]0;owned" in printed, printed
+
+
+def test_without_a_key_the_error_points_to_the_routes_that_need_none(monkeypatch, tmp_path, capsys):
+    """The chatbot names --local and the fake server; every app names the
+    fake server; and a bad CSV is named before the missing key."""
+    from genai.applications import chatbot, code_assistant, content_generator
+
+    for name in ("ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr("sys.stdin", __import__("io").StringIO(""))
+    assert chatbot.main(["shop", "--transcript", str(tmp_path / "t.jsonl")]) == 2
+    said_one_line(capsys, "ANTHROPIC_API_KEY is not set")
+    assert chatbot.main(["shop", "--transcript", str(tmp_path / "t.jsonl")]) == 2
+    err = capsys.readouterr().err
+    assert "--local" in err and "python -m genai.llm_api.fake_server --serve" in err
+    assert code_assistant.main(["Write f()"]) == 2
+    assert "genai.llm_api.fake_server --serve" in capsys.readouterr().err
+    assert content_generator.main(["product", "a mug"]) == 2
+    assert "genai.llm_api.fake_server --serve" in capsys.readouterr().err
+    (tmp_path / "bad.csv").write_bytes(b"name\n\xff\xfe\n")
+    for csv in ("missing.csv", "bad.csv"):
+        assert content_generator.main(["--batch", str(tmp_path / csv),
+                                       "--out-dir", str(tmp_path / "out")]) == 2
+        err = capsys.readouterr().err
+        assert "ANTHROPIC_API_KEY" not in err and csv in err, err

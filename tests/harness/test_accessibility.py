@@ -121,8 +121,27 @@ def test_every_formula_carries_its_source_for_screen_readers(built_site):
         for math in re.findall(r"<math\b.*?</math>", html.read_text(encoding="utf-8"), re.S):
             formulas += 1
             assert 'alttext="' in math, math[:120]
-            assert '<annotation encoding="application/x-tex">' in math, math[:120]
+            assert '<annotation encoding="application/x-tex"' in math, math[:120]
     assert formulas > 50
+
+
+def test_search_indexes_each_formula_once_as_readable_text(built_site):
+    """The index held each formula twice, the second time as raw LaTeX
+    ("a query qq", "\\text{Attention}(Q, K, V) = ..."): the annotation is for
+    screen readers, not for search."""
+    import json
+
+    index = json.loads((built_site / "search" / "search_index.json").read_text(encoding="utf-8"))
+    latex, prose = [], 0
+    for doc in index["docs"]:
+        text = re.sub(r"<pre>.*?</pre>|<code>.*?</code>", " ", doc["text"], flags=re.S)
+        prose += bool(text.strip())
+        found = re.findall(r"\\[A-Za-z]+|[_^]\{", text)
+        if found:
+            latex.append(f"{doc['location']}: {found[:3]}")
+    assert prose > 200 and not latex, latex[:5]
+    attention = next(doc["text"] for doc in index["docs"] if "one-head-of-attention" in doc["location"])
+    assert "a query qi=xiWQ (what it looks for)" in attention, attention[:400]
 
 
 def test_the_diffusion_slider_works_from_the_keyboard(browser, site_url):

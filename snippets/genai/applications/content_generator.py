@@ -24,7 +24,7 @@ from pathlib import Path
 import anthropic
 
 from genai.cli import OneLineParser, app_main, printable
-from genai.llm_api.calls import (ANTHROPIC_MODEL, MissingAPIKeyError,
+from genai.llm_api.calls import (ANTHROPIC_MODEL, OFFLINE, MissingAPIKeyError,
                                  check_api_key)
 from genai.prompting.prompts import PromptError, delimit
 
@@ -287,6 +287,7 @@ def run(args) -> int:
             if not args.out_dir or args.facts or args.out:
                 raise ContentError("--batch needs --out-dir, and no facts "
                                    "or --out")
+            read_products(args.batch)   # a bad CSV is named before the key
             check_api_key()
             written, skipped = generate_batch(
                 args.batch, args.out_dir, args.kind or "product", **options)
@@ -304,7 +305,8 @@ def run(args) -> int:
         else:
             print(printable(text), end="")   # the model's text: no escapes
     except (ContentError, PromptError, MissingAPIKeyError, OSError) as error:
-        print(f"content_generator: error: {error}", file=sys.stderr)
+        offline = f" {OFFLINE}" if isinstance(error, MissingAPIKeyError) else ""
+        print(f"content_generator: error: {error}{offline}", file=sys.stderr)
         return 2
     except anthropic.APIError as error:
         print(f"content_generator: the API call failed ({error}); files "

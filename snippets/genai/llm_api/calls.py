@@ -58,6 +58,12 @@ def check_api_key(name: str = "ANTHROPIC_API_KEY") -> None:
 # --8<-- [end:check_key]
 
 
+# What an app adds to MissingAPIKeyError: the routes that need no key
+OFFLINE = ("Without a key: `python -m genai.llm_api.fake_server --serve` starts the "
+           "course's local test server, and the `export` lines it prints point the "
+           "apps at it (recorded replies only).")
+
+
 # --8<-- [start:cost]
 def estimate_cost(usage, model: str) -> float:
     """Estimated price in US dollars of one call, from its `usage`.
