@@ -203,3 +203,21 @@ def test_forward_slider_follows_the_steps(browser, site_url, built_site):
         slider.fill("50")
         check(visit.page, 50)
         assert not visit.errors, f"console errors: {visit.errors}"
+
+
+def test_on_a_phone_recorded_replies_wrap_and_notebook_figures_use_the_width(browser, site_url,
+                                                                             built_site):
+    """A recorded reply was one line cut under the copy button; a notebook's
+    prompt column left figures a third of a phone's width."""
+    with Visit(browser, site_url, "llm-api/conversations/", viewport="phone") as visit:
+        blocks = visit.page.locator(".recorded pre > code")
+        assert blocks.count() >= 3
+        assert blocks.evaluate_all("codes => codes.every(c => c.scrollWidth <= c.clientWidth + 1)")
+    notebook = next(p for p in site_pages(built_site) if "/notebooks/" in p)
+    with Visit(browser, site_url, notebook, viewport="phone") as visit:
+        page = visit.page
+        width = page.evaluate("document.querySelector('.md-content').clientWidth")
+        figures = page.locator(".jp-OutputArea-output img")
+        assert figures.count() > 0 and page.locator(".jp-InputPrompt").first.is_hidden()
+        widest = max(figures.evaluate_all("images => images.map(i => i.getBoundingClientRect().width)"))
+        assert widest > 0.8 * width, (widest, width)
