@@ -63,7 +63,7 @@ def test_the_training_command_refuses_numbers_it_cannot_use(args, message):
 
 def test_the_chatbot_refuses_input_that_is_not_utf8(server, tmp_path):
     result = run("genai.applications.chatbot", "shop", "--transcript",
-                 str(tmp_path / "chat.jsonl"), stdin=b"Hello\n\xff\xfe hi\n", env=server.env())
+                 str(tmp_path / "chat.jsonl"), stdin=b"Where is my order?\n\xff\xfe hi\n", env=server.env())
     assert result.returncode == 2
     assert result.stderr.strip().startswith(b"chatbot: error: the input is not UTF-8 text")
     assert len(result.stderr.strip().splitlines()) == 1
@@ -156,6 +156,11 @@ def test_only_regular_files_are_read(odd_inputs, tmp_path, capsys, server):
     big.write_text("#" * (1024 * 1024 + 1))
     assert code_assistant.main(["Write f()", "--tests", str(big)]) == 2
     said_one_line(capsys, "is over 1 MB")
+    huge = tmp_path / "huge.csv"
+    with open(huge, "wb") as file:       # sparse: no 51 MB written
+        file.truncate(51 * 2 ** 20)
+    assert content_generator.main(["--batch", str(huge), "--out-dir", str(tmp_path / "out")]) == 2
+    said_one_line(capsys, "over 50 MB")
 
 
 def test_no_folder_is_made_that_nobody_asked_for(tmp_path, capsys):
@@ -278,3 +283,53 @@ def test_without_a_key_the_error_points_to_the_routes_that_need_none(monkeypatch
                                        "--out-dir", str(tmp_path / "out")]) == 2
         err = capsys.readouterr().err
         assert "ANTHROPIC_API_KEY" not in err and csv in err, err
+
+
+def run_it_examples() -> list[tuple[str, str, list[str], str]]:
+    """(page, app, arguments, stdin) of every command in a page's "Run it"
+    console blocks, continuation lines joined, a printf piped in as stdin."""
+    import shlex
+
+    examples = []
+    for page in sorted((ROOT / "docs" / "applications").glob("*.md")):
+        section = page.read_text(encoding="utf-8").partition("## Run it")[2].partition("\n## ")[0]
+        for block in re.findall(r"```console\n(.*?)```", section, re.S):
+            for line in block.replace("\\\n", " ").splitlines():
+                stdin = ""
+                if line.startswith("printf "):
+                    printed, _, line = line.partition(" | ")
+                    stdin = shlex.split(printed)[1].encode().decode("unicode_escape")
+                words = shlex.split(line)
+                if words[:2] == ["python", "-m"] and words[2].startswith("genai.applications."):
+                    examples.append((page.name, words[2].rsplit(".", 1)[1], words[3:], stdin))
+    return examples
+
+
+# what a page tells the reader to run that the test server cannot answer, and why the page says so
+NEEDS_A_KEY = {("code_assistant", "Write is_prime(n) for n >= 0"): "the reader's own tests"}
+
+
+@pytest.mark.parametrize("page, app, args, stdin", run_it_examples(),
+                         ids=lambda value: str(value)[:40])
+def test_every_run_it_example_answers_offline(page, app, args, stdin, tmp_path, monkeypatch,
+                                              fake_llm_server, capsys):
+    """Each command of the applications' "Run it" sections, run as the page
+    writes it, with the course's test server: exit code 0 and a real answer
+    (an unrecorded prompt is an error that stops the app)."""
+    import importlib
+    import io
+
+    if (app, args[0] if args else "") in NEEDS_A_KEY:
+        pytest.skip(NEEDS_A_KEY[(app, args[0])])
+    monkeypatch.chdir(tmp_path)
+    for part in ("snippets",):
+        (tmp_path / part).symlink_to(ROOT / part)      # paths as the page gives them, from the root
+    monkeypatch.setattr("sys.stdin", io.StringIO(stdin))
+    module = importlib.import_module(f"genai.applications.{app}")
+    try:
+        code = module.main(args)
+    except SystemExit as stopped:                      # --help
+        code = stopped.code
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert "No recorded reply" not in out + err and "error" not in err.lower(), err

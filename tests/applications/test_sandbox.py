@@ -281,7 +281,7 @@ def test_the_code_cannot_stop_or_kill_its_launcher(how):
     start = time.monotonic()
     result = sandbox.launch(job(STOP_THE_LAUNCHER.format(marker=marker, signal=how), seconds=2))
     assert "parent 0" in result["output"] and result["killed"] == "no result after 2 s"
-    assert time.monotonic() - start < 2 + sandbox.GRACE
+    assert time.monotonic() - start < 2 + sandbox.GRACE + 5
     assert wait_for(lambda: running(marker) == 0, 5) and folders() <= before
 
 
@@ -300,7 +300,7 @@ def test_without_namespaces_the_assistant_keeps_the_clock():
         with pytest.raises(sandbox.SandboxError, match=r"^no answer from the sandbox 7 s after"):
             sandbox.launch(job(STOP_THE_LAUNCHER.format(marker=marker, signal="SIGSTOP"),
                                seconds=2, isolate=False))
-        assert time.monotonic() - start < 2 + sandbox.GRACE + 3
+        assert time.monotonic() - start < 2 + sandbox.GRACE + 10   # not 30 s more, not forever
         assert folders() <= before
     finally:
         subprocess.run(["pkill", "-f", marker], check=False)
@@ -319,6 +319,10 @@ def test_a_forged_pass_is_a_failure():
     assert "no report from the test runner" in early.output
     exits = run_tests("def f():\n    raise SystemExit(0)\n", tests)
     assert not exits.passed and "FAIL test_f: SystemExit: 0" in exits.output
+    garbled = run_tests("import atexit, os\nreport = os.dup(int(os.environ['SANDBOX_REPORT_FD']))\n"
+                        "atexit.register(os.write, report, b'junk')\n"
+                        "def f():\n    return 2\n", tests)
+    assert garbled.returncode == 0 and not garbled.passed   # a report spoiled after the fact
     right = run_tests("def f():\n    return 2\n", tests)
     assert right.passed and right.output == "ok   test_f\nall tests passed\n"
 

@@ -56,12 +56,19 @@ def test_a_system_prompt_selects_its_own_recording(server):
     assert completion.choices[0].message.content == pirate.content[0].text
 
 
-def test_an_unknown_prompt_gets_a_labelled_fallback(server):
-    message = claude(server).messages.create(
-        model=ANTHROPIC_MODEL, max_tokens=200,
-        messages=[{"role": "user", "content": "Tell me a joke"}])
-    assert message.content[0].text == FALLBACK.format(prompt="Tell me a joke")
-    assert message.content[0].text.startswith("[fake server]")
+def test_an_unknown_prompt_is_an_error_never_an_answer(server):
+    """No text that could pass for a model's: a 404 that says what is
+    recorded, in each API's error shape (an app then stops with it)."""
+    import anthropic
+    import openai
+
+    with pytest.raises(anthropic.NotFoundError) as error:
+        claude(server).messages.create(model=ANTHROPIC_MODEL, max_tokens=200,
+                                       messages=[{"role": "user", "content": "Tell me a joke"}])
+    assert error.value.body["error"]["message"] == FALLBACK.format(prompt="Tell me a joke")
+    with pytest.raises(openai.NotFoundError, match="No recorded reply"):
+        gpt(server).chat.completions.create(model=OPENAI_MODEL, stream=True,
+                                            messages=[{"role": "user", "content": "Tell me a joke"}])
 
 
 def test_the_same_request_gets_the_same_answer(server):
@@ -231,9 +238,9 @@ def test_several_tool_calls_in_one_turn(server):
             tools=[OPENAI_WEATHER_TOOL])
         assert len({c.id for c in calls}) == 2
         assert final.choices[0].message.content.startswith("Paris is warmer")
-    assert client.messages.create(  # without the tool offered: plain text
-        model=ANTHROPIC_MODEL, max_tokens=50,
-        messages=messages[:1]).content[0].type == "text"
+        assert claude(fake).messages.create(  # without the tool offered: plain text
+            model=ANTHROPIC_MODEL, max_tokens=50,
+            messages=messages[:1]).content[0].type == "text"
 
 
 def test_bad_recordings_files_are_refused(tmp_path):

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import anthropic
 
-from genai.cli import OneLineParser, app_main, printable
+from genai.cli import OneLineParser, app_main, output_file, printable
 from genai.llm_api.calls import (ANTHROPIC_MODEL, OFFLINE, MissingAPIKeyError,
                                  check_api_key)
 from genai.prompting.prompts import PromptError, delimit
@@ -297,6 +297,8 @@ def run(args) -> int:
             raise ContentError("give a kind and the facts, or --batch CSV "
                                "--out-dir DIR")
         content_prompt(args.kind, args.facts, **options)  # before the key
+        if args.out:
+            output_file(args.out, "--out")   # before the call, not after it
         check_api_key()
         text = generate(args.kind, args.facts, **options)
         if args.out:
@@ -304,7 +306,7 @@ def run(args) -> int:
             print(f"wrote {args.out}")
         else:
             print(printable(text), end="")   # the model's text: no escapes
-    except (ContentError, PromptError, MissingAPIKeyError, OSError) as error:
+    except (ContentError, PromptError, MissingAPIKeyError, OSError, ValueError) as error:
         offline = f" {OFFLINE}" if isinstance(error, MissingAPIKeyError) else ""
         print(f"content_generator: error: {error}{offline}", file=sys.stderr)
         return 2

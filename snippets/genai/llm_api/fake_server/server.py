@@ -200,8 +200,8 @@ class FakeLLMServer:
              tool_results: list[str] | None, history: str = "") -> dict:
         """What to answer: {"text": ..., "calls": [{name, input}, ...]}."""
         item = self.find_recording(prompt, system, history)
-        if item is None:
-            return {"text": FALLBACK.format(prompt=prompt[:200]), "calls": []}
+        if item is None:   # an error, never text that could pass for a model's answer
+            raise BadRequest(FALLBACK.format(prompt=prompt[:200]), 404, "not_found_error")
         calls = item.get("tool_use") or []
         calls = [calls] if isinstance(calls, dict) else calls
         if calls and tool_results is not None:
