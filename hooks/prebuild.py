@@ -157,6 +157,8 @@ def _make(kind: str, items: list) -> list[tuple[str, float]]:
     one notebook. Returns (label, seconds) of each."""
     times = []
     for what, folder, name, label in items:
+        # a line as each starts: some take most of a minute (stderr: the log's)
+        print(f"prebuild: making {label} ...", file=sys.stderr, flush=True)
         start = time.perf_counter()
         if kind == "figures":
             _into(Path(folder), name, lambda path: draw(what, path))

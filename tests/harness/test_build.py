@@ -172,7 +172,7 @@ def prebuild_step():
     return prebuild
 
 
-def test_the_prebuild_executes_notebooks_caches_them_and_a_failing_cell_fails_it(tmp_path):
+def test_the_prebuild_executes_notebooks_caches_them_and_a_failing_cell_fails_it(tmp_path, capfd):
     prebuild = prebuild_step()
     docs = tmp_path / "docs"
     (docs / "nb" / "notebooks").mkdir(parents=True)
@@ -184,6 +184,8 @@ def test_the_prebuild_executes_notebooks_caches_them_and_a_failing_cell_fails_it
     outputs = [out.get("text", "") for cell in executed["cells"] for out in cell.get("outputs", [])]
     assert "ran 42\n" in "".join(map("".join, outputs))
     assert [label for label, _ in first["made"]] == ["nb/notebooks/tiny.py"]
+    # a line as each item starts, not only when it ends (a figure takes 41 s)
+    assert "prebuild: making nb/notebooks/tiny.py ..." in capfd.readouterr().err
     # current: nothing made again; fresh (COURSE_BUILD_CACHE=false): made again
     assert prebuild.prebuild(docs, cache, fresh=False, jobs=1, log=lambda text: None)["made"] == []
     assert len(prebuild.prebuild(docs, cache, fresh=True, jobs=1, log=lambda text: None)["made"]) == 1
