@@ -122,13 +122,22 @@ def execute(source: Path, path: Path) -> None:
     notebook.metadata.pop("jupytext", None)
     # plots inline, as in Jupyter: the tests' Agg backend stays out of the kernel
     os.environ.pop("MPLBACKEND", None)
-    client = nbclient.NotebookClient(notebook, timeout=NOTEBOOK_TIMEOUT_S, kernel_name="python3",
-                                     allow_errors=False,
+    sockets = tempfile.mkdtemp(prefix="kernel-")
+    manager = None
+    if os.name == "posix":   # the kernel over Unix sockets: no open port, no warning about one
+        from jupyter_client.manager import KernelManager
+
+        manager = KernelManager(kernel_name="python3", transport="ipc",
+                                ip=os.path.join(sockets, "ipc"))
+    client = nbclient.NotebookClient(notebook, km=manager, timeout=NOTEBOOK_TIMEOUT_S,
+                                     kernel_name="python3", allow_errors=False,
                                      resources={"metadata": {"path": str(source.parent)}})
     try:
         client.execute()
     except nbclient.exceptions.CellExecutionError as error:
         raise RuntimeError(f"{source} failed:\n{error}") from None
+    finally:
+        shutil.rmtree(sockets, ignore_errors=True)
     path.parent.mkdir(parents=True, exist_ok=True)
     nbformat.write(notebook, path)
 
@@ -205,7 +214,13 @@ def prebuild(docs: Path = DOCS, cache: Path = CACHE, fresh: bool | None = None,
         count = sum(len(items) for _, items in work)
         log(f"prebuild: making {count} figures and notebooks on {jobs} processes")
         context = multiprocessing.get_context("spawn")   # fresh interpreters, also on Linux
-        with concurrent.futures.ProcessPoolExecutor(jobs, mp_context=context) as pool:
+        # the workers import this module as hooks.prebuild: the repository on
+        # their path, whatever started the build (the `mkdocs` command's own
+        # path is its bin folder, where there are no hooks)
+        root = str(Path(__file__).resolve().parent.parent)
+        with concurrent.futures.ProcessPoolExecutor(
+                jobs, mp_context=context, initializer=exec,
+                initargs=(f"import sys; sys.path.insert(0, {root!r})",)) as pool:
             # the longest first (a chapter's figures, then notebooks), so none starts last alone
             work.sort(key=lambda task: -len(task[1]))
             futures = [pool.submit(_make, kind, items) for kind, items in work]

@@ -38,6 +38,17 @@ def test_notebook_is_executed_with_outputs_and_links(built_site, notebook):
     assert (folder / notebook.stem / f"{notebook.stem}.py").is_file(), "the .py source is downloadable too"
 
 
+def test_the_build_log_holds_nothing_to_frighten_a_newcomer(built_site):
+    """The build is run as a reader runs it (the `mkdocs` command, whose
+    path has no hooks folder: the prebuild's workers failed to start), and
+    its log holds no traceback and no warning from a library: notebooks
+    talk to their kernel over Unix sockets, not unencrypted TCP."""
+    log = (built_site.parent / "build.log").read_text()
+    for noise in ("Traceback", "Kernel is running over TCP", "DeprecationWarning",
+                  "FutureWarning", "UserWarning"):
+        assert noise not in log, f"{noise!r} in the build log:\n{log[log.find(noise) - 400:][:1200]}"
+
+
 def test_every_figure_is_drawn(built_site):
     figures = load_hook("figures").read_registry(DOCS)
     assert len(figures) > 20
