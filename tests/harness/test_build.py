@@ -208,6 +208,25 @@ def test_the_prebuild_executes_notebooks_caches_them_and_a_failing_cell_fails_it
     assert not list((cache / "notebooks").glob("*.partial.*")), "no half-made result is left"
 
 
+@pytest.mark.parametrize("on_colab", [True, False], ids=["on Colab", "anywhere else"])
+def test_the_colab_cell_installs_the_course_only_on_colab(on_colab, monkeypatch):
+    """The downloaded notebook's first code cell, as IPython runs it: on
+    Colab it pip-installs the course from its repository; elsewhere (the
+    reader's own install) it does nothing."""
+    import types
+
+    from IPython.core.inputtransformer2 import TransformerManager
+
+    cell = load_hook("notebooks").colab_setup_cell("https://github.com/x/course")
+    code = TransformerManager().transform_cell(cell.source)      # %pip -> a call
+    calls = []
+    shell = types.SimpleNamespace(run_line_magic=lambda *args: calls.append(args))
+    if on_colab:
+        monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
+    exec(code, {"get_ipython": lambda: shell})
+    assert calls == ([("pip", 'install --quiet "git+https://github.com/x/course"')] if on_colab else [])
+
+
 def test_the_notebook_hook_renders_the_executed_copy():
     notebooks = load_hook("notebooks")
     calls = []
