@@ -204,7 +204,10 @@ def test_every_control_is_readable_when_hovered_and_focused(browser, site_url, b
                 page = visit.page
                 controls = page.locator(CONTROLS)
                 assert controls.count() >= 1, path
-                for index in range(controls.count()):
+                # a quiz has a Check button per question: one of each kind is enough
+                kinds = controls.evaluate_all(
+                    "cs => cs.map(c => [c.tagName, c.className, c.textContent.trim()].join('|'))")
+                for index in sorted({kind: i for i, kind in reversed(list(enumerate(kinds)))}.values()):
                     control = controls.nth(index)
                     for state in ("focused", "hovered"):
                         page.mouse.move(0, 0)
@@ -219,5 +222,5 @@ def test_every_control_is_readable_when_hovered_and_focused(browser, site_url, b
                         if ratio < 4.5:
                             failing.append(f"{scheme}, /{path}: {control.inner_text()!r} "
                                            f"{state}: {ratio:.2f}:1")
-    assert checked >= 20
+    assert checked >= 16
     assert not failing, failing
