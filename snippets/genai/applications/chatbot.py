@@ -27,7 +27,7 @@ from pathlib import Path
 import anthropic
 
 from genai.cli import OneLineParser, printable, stoppable, utf8
-from genai.llm_api.calls import (ANTHROPIC_MODEL, OFFLINE, MissingAPIKeyError,
+from genai.llm_api.calls import (ANTHROPIC_MODEL, MissingAPIKeyError,
                                  check_api_key)
 
 
@@ -358,9 +358,9 @@ def main(argv=None):
         print(f"chatbot: error: the input is not UTF-8 text; the transcript "
               f"so far is in {transcript}", file=sys.stderr)
         return 2
-    except MissingAPIKeyError as error:   # and the two ways that need none
-        print(f"chatbot: error: {error} Or chat offline with the course's own "
-              f"model: --local. {OFFLINE}", file=sys.stderr)
+    except MissingAPIKeyError as error:   # and the course's own model, which needs none
+        print(f"chatbot: error: {error} Or chat with the course's own model: "
+              f"--local.", file=sys.stderr)
         return 2
     except (ChatError, OSError) as error:
         print(f"chatbot: error: {error}", file=sys.stderr)

@@ -33,7 +33,7 @@ import anthropic
 from genai.applications import sandbox
 from genai.cli import (OneLineParser, app_main, finite, input_file, output_file,
                        printable)
-from genai.llm_api.calls import (ANTHROPIC_MODEL, OFFLINE, MissingAPIKeyError,
+from genai.llm_api.calls import (ANTHROPIC_MODEL, MissingAPIKeyError,
                                  check_api_key)
 
 
@@ -356,8 +356,7 @@ def run(args) -> int:
         check_api_key()
         outcome = assist(args.task, tests, args.max_rounds, limits)
     except (AssistantError, MissingAPIKeyError) as error:
-        offline = f" {OFFLINE}" if isinstance(error, MissingAPIKeyError) else ""
-        print(f"code_assistant: error: {error}{offline}", file=sys.stderr)
+        print(f"code_assistant: error: {error}", file=sys.stderr)
         return 2
     except anthropic.APIError as error:
         print(f"code_assistant: the API call failed ({error})",

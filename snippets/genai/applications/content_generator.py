@@ -23,8 +23,8 @@ from pathlib import Path
 
 import anthropic
 
-from genai.cli import OneLineParser, app_main, output_file, printable
-from genai.llm_api.calls import (ANTHROPIC_MODEL, OFFLINE, MissingAPIKeyError,
+from genai.cli import OneLineParser, app_main, input_file, output_file, printable
+from genai.llm_api.calls import (ANTHROPIC_MODEL, MissingAPIKeyError,
                                  check_api_key)
 from genai.prompting.prompts import PromptError, delimit
 
@@ -152,10 +152,11 @@ def file_names(names):
 def read_products(path, name_column="name"):
     """The rows of a products CSV as dicts; the name column is required."""
     path = Path(path)
-    if path.exists() and not path.is_file():      # /dev/zero never ends, a FIFO waits
-        raise ContentError(f"{path}: not a regular file")
-    if path.exists() and path.stat().st_size > MAX_CSV_MB * 2 ** 20:
-        raise ContentError(f"{path}: over {MAX_CSV_MB} MB")
+    if path.exists():   # a regular file (/dev/zero never ends, a FIFO waits), not too big
+        try:
+            input_file(path, "the CSV", MAX_CSV_MB)
+        except ValueError as error:
+            raise ContentError(str(error)) from None
     try:
         with path.open(newline="", encoding="utf-8-sig") as file:
             reader = csv.DictReader(file)
@@ -307,8 +308,7 @@ def run(args) -> int:
         else:
             print(printable(text), end="")   # the model's text: no escapes
     except (ContentError, PromptError, MissingAPIKeyError, OSError, ValueError) as error:
-        offline = f" {OFFLINE}" if isinstance(error, MissingAPIKeyError) else ""
-        print(f"content_generator: error: {error}{offline}", file=sys.stderr)
+        print(f"content_generator: error: {error}", file=sys.stderr)
         return 2
     except anthropic.APIError as error:
         print(f"content_generator: the API call failed ({error}); files "

@@ -177,15 +177,6 @@ def give_up_capabilities() -> None:
         pass
 
 
-def capabilities() -> int:
-    """This process's effective capabilities, as a bit mask (Linux)."""
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith("CapEff:"):
-                return int(line.split()[1], 16)
-    return 0
-
-
 def isolation(job: dict) -> list[str]:
     """The command that puts the code in namespaces of its own, or [] where
     there is none or the kernel refuses (tried under the job's limits)."""
@@ -253,20 +244,19 @@ def wait(child: subprocess.Popen, job: dict, extra: int) -> tuple[int | None, st
 
 
 def remove(folder: str) -> None:
-    """The folder and all in it, even what the code made unreadable."""
-    def unlock(function, path, error):
+    """The folder and all in it, even what the code made unreadable: each
+    folder is made ours again before os.walk reads it (top down)."""
+    def unlock(path):
         try:
-            os.chmod(os.path.dirname(path), stat.S_IRWXU)
-            if os.path.isdir(path) and not os.path.islink(path):
+            if not os.path.islink(path):
                 os.chmod(path, stat.S_IRWXU)
-                shutil.rmtree(path, onerror=unlock)
-            else:
-                os.unlink(path)
         except OSError:
             pass
-    shutil.rmtree(folder, onerror=unlock)
-    if os.path.lexists(folder):
-        shutil.rmtree(folder, ignore_errors=True)
+    unlock(folder)
+    for root, names, _ in os.walk(folder):
+        for name in names:
+            unlock(os.path.join(root, name))
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 def run(job: dict) -> dict:

@@ -54,14 +54,11 @@ def check_api_key(name: str = "ANTHROPIC_API_KEY") -> None:
         raise MissingAPIKeyError(
             f"{name} is not set. Create a key at {API_KEY_HELP[name]}, "
             f"then run `export {name}=...` in the shell that starts "
-            "Python (never write the key into your code).")
+            "Python (never write the key into your code). Without a key: "
+            "`python -m genai.llm_api.fake_server --serve` starts the "
+            "course's local test server, and the `export` lines it prints "
+            "point the SDKs at it (recorded replies only).")
 # --8<-- [end:check_key]
-
-
-# What an app adds to MissingAPIKeyError: the routes that need no key
-OFFLINE = ("Without a key: `python -m genai.llm_api.fake_server --serve` starts the "
-           "course's local test server, and the `export` lines it prints point the "
-           "apps at it (recorded replies only).")
 
 
 # --8<-- [start:cost]
