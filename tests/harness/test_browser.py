@@ -218,6 +218,9 @@ def test_on_a_phone_recorded_replies_wrap_and_notebook_figures_use_the_width(bro
         page = visit.page
         width = page.evaluate("document.querySelector('.md-content').clientWidth")
         figures = page.locator(".jp-OutputArea-output img")
-        assert figures.count() > 0 and page.locator(".jp-InputPrompt").first.is_hidden()
+        assert figures.count() > 0
+        shown = page.evaluate("""() => [...document.querySelectorAll('.jp-InputPrompt, .jp-OutputPrompt')]
+            .filter(e => e.getClientRects().length).map(e => e.textContent.trim())""")
+        assert not shown, f"prompts still shown at phone width: {shown[:3]}"
         widest = max(figures.evaluate_all("images => images.map(i => i.getBoundingClientRect().width)"))
         assert widest > 0.8 * width, (widest, width)
