@@ -184,21 +184,32 @@ SAME_STYLE_TOKENS = """() => {
 }"""
 
 
+# axe-core's run on the page (its script evaluated there first): the
+# violations only (passes and the rest not listed: half the time, the same
+# findings), each as [rule, impact, elements, first element, its summary]
+AXE_VIOLATIONS = """() => axe.run(document, {resultTypes: ['violations']}).then(found =>
+    found.violations.map(v => [v.id, v.impact, v.nodes.length, v.nodes[0].target,
+                               v.nodes[0].failureSummary]))"""
+
+# Resolves when the page's web fonts have loaded (or failed)
+FONTS_READY = "() => document.fonts.ready.then(() => true)"
+
 # Material's palette toggle, as a reader clicks it: the scheme it sets is
 # the one a reader whose system is dark gets on load
 TO_DARK = """() => document.querySelector('input[data-md-color-scheme="slate"]').click()"""
 
 
-def axe_scan(site: str, pages: list[str], width: str) -> dict:
+def axe_scan(site: str, pages: list[str], width: str, screenshots: Path = SCREENSHOTS) -> dict:
     """axe on every page in one Chromium (a worker process), light and then
     dark: {"light": ..., "dark": ...} with the serious and critical
     violations and counts of the rest, and "visits".
 
     Each page is opened once, in light, as a first-time reader opens it
-    (Tab), loaded to networkidle: what test_browser's
+    (Tab), loaded with its fonts: what test_browser's
     test_page_loads_cleanly_and_offline checks is recorded in "visits"
     (console errors, requests to other hosts (aborted), visible title,
-    overflow, and a full-page screenshot). Then axe runs in light, the
+    overflow, and a screenshot: the whole page on a phone, the first
+    screen on a desktop). Then axe runs in light, the
     system's scheme turns dark and the page is switched to dark with
     Material's palette toggle (the scheme, colours and media a dark system
     gets on load), and axe runs again. (A second tab that loaded each page
@@ -208,21 +219,18 @@ def axe_scan(site: str, pages: list[str], width: str) -> dict:
     from playwright.sync_api import sync_playwright
 
     server, url = serve(site)
-    axe, seen = Axe(), {}
+    axe_script, seen = Axe().axe_script, {}
     results = {scheme: {"failing": [], "counts": collections.Counter()} for scheme in ("light", "dark")}
 
     def scan(page, scheme, path):
         # a colour caught halfway through a transition (a tab fading in) is not the page's colour
         page.evaluate(SETTLED)
-        # violations in full; passes and the rest not listed (half the time, the same findings)
-        for violation in axe.run(page, options={"resultTypes": ["violations"]}).response["violations"]:
-            results[scheme]["counts"][(violation["impact"], violation["id"])] += len(violation["nodes"])
-            if violation["impact"] in ("serious", "critical"):
-                node = violation["nodes"][0]
+        for rule, impact, nodes, target, summary in page.evaluate(AXE_VIOLATIONS):
+            results[scheme]["counts"][(impact, rule)] += nodes
+            if impact in ("serious", "critical"):
                 results[scheme]["failing"].append(
-                    f"{scheme}, {width}, /{path}: {violation['id']} ({violation['impact']}) on "
-                    f"{len(violation['nodes'])} element(s), e.g. {node['target']}: "
-                    f"{node.get('failureSummary', '').splitlines()[-1].strip()}")
+                    f"{scheme}, {width}, /{path}: {rule} ({impact}) on {nodes} element(s), "
+                    f"e.g. {target}: {(summary or '').splitlines()[-1].strip()}")
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
@@ -233,16 +241,24 @@ def axe_scan(site: str, pages: list[str], width: str) -> dict:
         page = tab.page
         for path in pages:
             page.emulate_media(color_scheme="light")
-            tab.open(path)
+            # loaded, its fonts in; a request that comes later is still
+            # recorded until the scans end ("networkidle" idled 0.5 s a page)
+            tab.open(path, wait_until="load")
+            page.evaluate(FONTS_READY)
             seen[path] = {"h1": page.locator("h1").first.is_visible(),
                           "overflow": page.evaluate(
                               "document.documentElement.scrollWidth - window.innerWidth")}
-            SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+            screenshots.mkdir(parents=True, exist_ok=True)
             name = (path.strip("/").replace("/", "__") or "home") + f"--{width}.jpg"
-            # JPEG: half the time of a PNG of a long page, and good enough to read
-            page.screenshot(path=str(SCREENSHOTS / name), full_page=True, type="jpeg", quality=80)
+            # JPEG: half the time of a PNG of a long page, and good enough to
+            # read; the whole page on a phone, where a reader scrolls through
+            # a narrow layout, and the first screen on a desktop (the whole
+            # page cost 0.3 s more, for the same content as the phone's)
+            page.screenshot(path=str(screenshots / name), full_page=width == "phone", type="jpeg",
+                            quality=80)
             page.evaluate(SETTLED)
             page.evaluate(SAME_STYLE_TOKENS)
+            page.evaluate(axe_script)                # once a page: both schemes' runs use it
             scan(page, "light", path)
             page.emulate_media(color_scheme="dark")
             page.evaluate(TO_DARK)

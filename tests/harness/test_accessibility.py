@@ -48,6 +48,43 @@ def test_no_serious_or_critical_accessibility_violation(axe_results, pytestconfi
     assert not failing, "\n".join(failing[:20])
 
 
+PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{title}</title>
+<style>[data-md-color-scheme=slate] .dark-only {{ color: #333; background: #000 }}</style></head>
+<body data-md-color-scheme="default"><main><h1>{title}</h1>
+<input type="radio" name="scheme" aria-label="Dark mode" data-md-color-scheme="slate"
+ onclick="document.body.setAttribute('data-md-color-scheme', 'slate')">
+<p>Readable in both schemes.</p>{body}</main></body></html>"""
+
+
+def test_the_scan_finds_what_it_looks_for(tmp_path):
+    """axe_scan on a two-page site: the clean page passes in both schemes;
+    the other fails in light (grey on white, an image with no alt text), in
+    dark alone (dark grey on black), and its visit records the request to
+    another host and the console error. (The real scans can fail.)"""
+    from harness.browsing import axe_scan, require_browser
+
+    require_browser()
+    site = tmp_path / "site"
+    (site / "search").mkdir(parents=True)
+    (site / "search" / "search_index.json").write_text('{"config": {}, "docs": []}')
+    for path, body in {"clean": "", "flawed": (
+            '<p style="color: #bbb">Faint grey text.</p><img src="x.png">'
+            '<p class="dark-only">Readable in light, too dark on black.</p>'
+            '<script>fetch("https://example.com/track"); console.error("broken")</script>')}.items():
+        (site / path).mkdir()
+        (site / path / "index.html").write_text(PAGE.format(title=path.title(), body=body))
+    found = axe_scan(str(site), ["clean/", "flawed/"], "desktop", screenshots=tmp_path / "shots")
+    light, dark = ("\n".join(found[scheme]["failing"]) for scheme in ("light", "dark"))
+    assert "/clean/" not in light + dark, light + dark
+    assert "/flawed/: color-contrast (serious) on 1 element(s)" in light
+    assert "/flawed/: image-alt (critical)" in light
+    assert "/flawed/: color-contrast (serious) on 2 element(s)" in dark     # and the dark-only one
+    assert found["visits"]["flawed/"]["foreign"] == ["https://example.com/track"]
+    assert any("broken" in error for error in found["visits"]["flawed/"]["errors"])
+    assert not found["visits"]["clean/"]["foreign"] and not found["visits"]["clean/"]["errors"]
+    assert (tmp_path / "shots" / "flawed--desktop.jpg").is_file()
+
+
 # Every element's colours, and the scheme and media that Material set
 LOOK = """() => [document.body.getAttribute('data-md-color-scheme'),
     document.body.getAttribute('data-md-color-media'),

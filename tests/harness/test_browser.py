@@ -2,9 +2,10 @@
 
 Every page loads with no console error and no request to another host; a
 content tab switches the code shown; math renders; a notebook page shows its
-executed outputs and images; the search finds a page. A screenshot of every page (desktop and phone
-widths, JPEG) is saved under test-artifacts/screenshots/. (The page loads
-are recorded by the light accessibility scans: the ``scans`` fixture.)
+executed outputs and images; the search finds a page. A screenshot of every
+page (the whole page at phone width, the first screen at desktop width, JPEG)
+is saved under test-artifacts/screenshots/. (The page loads are recorded by
+the light accessibility scans: the ``scans`` fixture.)
 
 Without Chromium these tests skip with a message, except under CI=true, where
 a missing browser is a failure.
@@ -32,8 +33,8 @@ def _pages():
 @pytest.mark.parametrize("viewport", VIEWPORTS)
 @pytest.mark.parametrize("path", _pages(), ids=lambda p: p or "home")
 def test_page_loads_cleanly_and_offline(scans, path, viewport):
-    """Each page as a reader opens it (a fresh browser context, loaded until
-    the network is idle, a full-page screenshot): recorded by the light
+    """Each page as a reader opens it (a fresh browser context, loaded with
+    its fonts, a screenshot): recorded by the light
     accessibility scan of the same width, so no page is loaded twice
     (harness/browsing.py's axe_scan, visits=True)."""
     assert path in scans["pages"], f"{path} was not built"
