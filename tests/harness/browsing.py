@@ -159,28 +159,36 @@ SETTLED = """() => Promise.race([
 # behind it, up to its <pre>. A page shows thousands of tokens in a handful of
 # such styles, and axe's colour-contrast rule checks each token alone: three
 # quarters of axe's time. Of the tokens of one page with the same style, the
-# first keeps its <span> and the rest become plain text of their parent (same
+# first keeps its <span> and the rest give their text to their parent (same
 # glyphs, same layout), whose own colour axe then checks too: every style
-# shown is still checked, on every page, scheme and width. The key holds the
-# class names up to the <pre> too: two classes that look alike in light may
-# not in dark, which is scanned after on the same page (axe_scan). (Styles
-# are read first and the spans replaced after, so the page is laid out once.)
+# shown is still checked, on every page, scheme and width. That parent is a
+# line's <span> (Material wraps each line of code in one), which now holds
+# text: a second round does the same to the lines. The key holds the class
+# names up to the <pre> too: two classes that look alike in light may not in
+# dark, which is scanned after on the same page (axe_scan). (In each round
+# styles are read first and the spans unwrapped after: one layout a round.)
 SAME_STYLE_TOKENS = """() => {
-    const seen = new Set(), same = [];
-    for (const span of document.querySelectorAll('pre span')) {
-        if (![...span.childNodes].some(node => node.nodeType === 3 && node.data.trim())) continue;
-        const style = getComputedStyle(span), behind = [];
-        for (let e = span; e; e = e.parentElement) {
-            const s = getComputedStyle(e);
-            behind.push(e.className, s.backgroundColor, s.backgroundImage, s.opacity);
-            if (e.tagName === 'PRE') break;
+    const seen = new Set(), kept = new Set();
+    let unwrapped = 0;
+    for (const round of [1, 2]) {
+        const same = [];
+        for (const span of document.querySelectorAll('pre span')) {
+            if (kept.has(span)) continue;
+            if (![...span.childNodes].some(node => node.nodeType === 3 && node.data.trim())) continue;
+            const style = getComputedStyle(span), behind = [];
+            for (let e = span; e; e = e.parentElement) {
+                const s = getComputedStyle(e);
+                behind.push(e.className, s.backgroundColor, s.backgroundImage, s.opacity);
+                if (e.tagName === 'PRE') break;
+            }
+            const key = [style.color, style.fontSize, style.fontWeight, style.fontStyle,
+                         style.textShadow, style.textDecorationLine, ...behind].join('|');
+            if (seen.has(key)) same.push(span); else { seen.add(key); kept.add(span); }
         }
-        const key = [style.color, style.fontSize, style.fontWeight, style.fontStyle,
-                     style.textShadow, style.textDecorationLine, ...behind].join('|');
-        if (seen.has(key)) same.push(span); else seen.add(key);
+        for (const span of same) span.replaceWith(...span.childNodes);
+        unwrapped += same.length;
     }
-    for (const span of same) span.replaceWith(document.createTextNode(span.textContent));
-    return [seen.size, same.length];
+    return [seen.size, unwrapped];
 }"""
 
 
