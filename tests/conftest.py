@@ -67,6 +67,14 @@ def pytest_unconfigure(config):
         recorder.close()
 
 
+def pytest_report_header(config):
+    if os.environ.get("PYTHONDONTWRITEBYTECODE"):
+        return ("PYTHONDONTWRITEBYTECODE is set: every process of the suite compiles torch, "
+                "transformers and the rest again (a fifth of the run's time); unset it "
+                "for a faster run, as .ci/run does")
+    return None
+
+
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
     if getattr(config, "course_axe_report", None):
         terminalreporter.write_sep("=", "accessibility (axe-core)")
