@@ -137,6 +137,11 @@ def execute(source: Path, path: Path) -> None:
     except nbclient.exceptions.CellExecutionError as error:
         raise RuntimeError(f"{source} failed:\n{error}") from None
     finally:
+        # nbclient stops only a kernel it started itself: this one is ours
+        # to stop (else it outlives the notebook, until its parent exits,
+        # and says so: "Parent appears to have exited, shutting down")
+        if manager is not None and manager.has_kernel:
+            manager.shutdown_kernel(now=False)
         shutil.rmtree(sockets, ignore_errors=True)
     path.parent.mkdir(parents=True, exist_ok=True)
     nbformat.write(notebook, path)

@@ -208,6 +208,34 @@ def test_the_prebuild_executes_notebooks_caches_them_and_a_failing_cell_fails_it
     assert not list((cache / "notebooks").glob("*.partial.*")), "no half-made result is left"
 
 
+def test_a_notebook_leaves_no_kernel_behind(tmp_path):
+    """The kernel stops with its notebook. A kernel left running stopped
+    only when the build's worker did, and printed "[IPKernelApp] WARNING |
+    Parent appears to have exited, shutting down" into `mkdocs serve`'s log."""
+    import os
+
+    def kernels() -> list[int]:
+        found = []
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                parent = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+                command = (stat.parent / "cmdline").read_bytes()
+            except (OSError, ValueError, IndexError):
+                continue
+            if parent == os.getpid() and b"ipykernel" in command:
+                found.append(int(stat.parent.name))
+        return found
+
+    if not Path("/proc/self/stat").exists():
+        pytest.skip("reads the process table from /proc (Linux)")
+    source = tmp_path / "tiny.py"
+    source.write_text(NOTEBOOK)
+    before = kernels()
+    prebuild_step().execute(source, tmp_path / "tiny.ipynb")
+    assert (tmp_path / "tiny.ipynb").is_file()
+    assert kernels() == before, "the notebook's kernel is still running"
+
+
 @pytest.mark.parametrize("on_colab", [True, False], ids=["on Colab", "anywhere else"])
 def test_the_colab_cell_installs_the_course_only_on_colab(on_colab, monkeypatch):
     """The downloaded notebook's first code cell, as IPython runs it: on
