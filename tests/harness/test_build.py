@@ -208,6 +208,38 @@ def test_the_prebuild_executes_notebooks_caches_them_and_a_failing_cell_fails_it
     assert not list((cache / "notebooks").glob("*.partial.*")), "no half-made result is left"
 
 
+def test_a_mistyped_address_does_not_abort_a_strict_rebuild(monkeypatch):
+    """`mkdocs serve` is strict (mkdocs.yml): the warnings logged during a
+    rebuild abort it. The dev server logged each 404 as a warning, so a
+    reader's mistyped address during a rebuild stopped it. Served, the
+    hook logs those lines as INFO; a page's own warning still counts."""
+    import logging
+
+    from mkdocs.livereload import log as server_log
+    from mkdocs.utils import CountHandler
+
+    figures = load_hook("figures")
+    monkeypatch.setattr(figures, "SERVING", {"now": False})
+    counter = CountHandler()
+    counter.setLevel(logging.WARNING)
+    logging.getLogger("mkdocs").addHandler(counter)
+    try:
+        def strict_count(message_from):
+            before = sum(counter.counts.values())
+            message_from()
+            return sum(counter.counts.values()) - before
+
+        not_found = lambda: server_log.log(logging.WARNING, '"GET /no-such-page/ HTTP/1.1" code 404')  # noqa: E731
+        assert strict_count(not_found) == 1                  # mkdocs' own behaviour
+        figures.on_startup("serve", dirty=False)
+        assert strict_count(not_found) == 0
+        assert strict_count(lambda: logging.getLogger("mkdocs.structure.pages").warning(
+            "Doc file 'x.md' contains a link 'y.md', but the target is not found")) == 1
+    finally:
+        logging.getLogger("mkdocs").removeHandler(counter)
+        logging.getLogger("mkdocs.livereload").removeFilter(figures.ACCESS_LOG)
+
+
 def test_a_notebook_leaves_no_kernel_behind(tmp_path):
     """The kernel stops with its notebook. A kernel left running stopped
     only when the build's worker did, and printed "[IPKernelApp] WARNING |
