@@ -229,7 +229,9 @@ def test_a_mistyped_address_does_not_abort_a_strict_rebuild(monkeypatch):
             message_from()
             return sum(counter.counts.values()) - before
 
-        not_found = lambda: server_log.log(logging.WARNING, '"GET /no-such-page/ HTTP/1.1" code 404')  # noqa: E731
+        def not_found():
+            server_log.log(logging.WARNING, '"GET /no-such-page/ HTTP/1.1" code 404')
+
         assert strict_count(not_found) == 1                  # mkdocs' own behaviour
         figures.on_startup("serve", dirty=False)
         assert strict_count(not_found) == 0
