@@ -443,7 +443,9 @@ def test_every_reference_is_current_and_listed_in_the_manifest():
         assert manifest["trained_with"]["torch"].split("+")[0] == torch.__version__.split("+")[0]
         tensors, embedded, _ = store.read_model(path)      # safetensors: no pickle
         assert embedded is None and tensors
-    assert total <= 20e6, f"{total / 1e6:.1f} MB of references: the bar is 20 MB"
+    # every clone carries them: 19 MB before the reasoning chapter's four
+    # adders (1.7 MB); a new chapter's models fit in what is left
+    assert total <= 24e6, f"{total / 1e6:.1f} MB of references: the bar is 24 MB"
     assert not [p for p in store.REFERENCES.iterdir()
                 if p.suffix not in {".safetensors", ".json"}], "only safetensors and JSON"
 
@@ -479,6 +481,10 @@ WORSE = {
     "assistant": [{"accuracy": 0.89}, {"ended": 0.94}],
     "dpo": [{"preference_accuracy": 0.89}, {"verbose": 0.11}, {"accuracy": 0.84}],
     "lora": [{"trained_share": 0.051}, {"accuracy": 0.91}, {"ended": 0.94}],
+    "adder-direct": [{"greedy_1": 0.49}, {"greedy_hard": 0.31}],
+    "adder-scratchpad": [{"greedy_hard": 0.49}, {"majority_8": moved(-0.2)}],
+    "adder-sft": [{"pass_at_1": 0.71}, {"best_of_8": 0.89}, {"well_formed": 0.94}],
+    "adder-grpo": [{"pass_at_1": 0.70}, {"greedy_hard": 0.89}, {"well_formed": 0.94}],
 }
 
 

@@ -3,7 +3,8 @@
 Every model that a page, notebook, figure or app reads is made by a
 *recipe* (the RECIPES below: the facts and stories GPTs, the in-context
 learner, the digits diffusion model, the GPT build-up's stages, and the
-assistant, DPO and LoRA models tuned from the facts GPT): a configuration,
+assistant, DPO and LoRA models tuned from the facts GPT, and the adders of
+the reasoning pages, one tuned from another by reinforcement learning): a configuration,
 the code that trains it, the quality it must reach, and the models it is
 tuned from (its *bases*). The repository ships each one as a *reference*
 that the course's own code trained: ``references/<name>.safetensors``
@@ -81,6 +82,10 @@ RECIPES = {
     "assistant": "genai.llm.instruct:RECIPE",
     "dpo": "genai.llm.preference:RECIPE",
     "lora": "genai.llm.lora:RECIPE",
+    "adder-direct": "genai.llm.reasoning:DIRECT",
+    "adder-scratchpad": "genai.llm.reasoning:SCRATCHPAD",
+    "adder-sft": "genai.llm.reasoning:SFT",
+    "adder-grpo": "genai.llm.reasoning:RL",
 }
 
 
