@@ -21,11 +21,12 @@ The store's models (genai.store):
     adder-grpo      adder-sft after 60 steps of GRPO with the checker's
                     reward (llm/rl.md)
 
-    python -m genai.llm.reasoning      # each model's held-out scores
+    python -m genai.llm.reasoning      # each model's scores on 100 held-out sums
 """
 
 from __future__ import annotations
 
+import copy
 import math
 import random
 from collections import Counter
@@ -330,9 +331,8 @@ def reply_logprobs(model: GPT, prompts: torch.Tensor, replies: torch.Tensor) -> 
 
 def grpo(start: Reasoner, config: GRPOConfig, reward_fn=reward, log=print) -> Reasoner:
     model, style, digits = start.model, start.style, start.digits
-    reference = GPT(model.config)                    # the start, frozen, for the KL term
-    reference.load_state_dict(model.state_dict())
-    reference.eval().requires_grad_(False)
+    device = next(model.parameters()).device
+    reference = copy.deepcopy(model).eval().requires_grad_(False)   # the start, for the KL term
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=0.0)
     rng, generator = random.Random(config.seed), torch.Generator().manual_seed(config.seed)
     test = held_out(digits=digits)
@@ -346,10 +346,11 @@ def grpo(start: Reasoner, config: GRPOConfig, reward_fn=reward, log=print) -> Re
                          digits=digits)
         rewards = torch.tensor([[checked_reward(reward_fn, p, r, style, digits) for r in group]
                                 for p, group in zip(batch, replies)])
-        adv = advantages(rewards, config.scale).flatten().unsqueeze(1)     # (N, 1)
+        adv = advantages(rewards, config.scale).flatten().unsqueeze(1).to(device)   # (N, 1)
         prompts = torch.tensor([TOKENIZER.encode(prompt_text(p, digits)) for p in batch])
-        prompts = prompts.repeat_interleave(config.group, 0)
-        tokens = torch.tensor([TOKENIZER.encode(r) for group in replies for r in group])
+        prompts = prompts.repeat_interleave(config.group, 0).to(device)
+        tokens = torch.tensor([TOKENIZER.encode(r) for group in replies for r in group],
+                              device=device)
         with torch.no_grad():
             old = reply_logprobs(model, prompts, tokens)       # the policy that sampled
             ref = reply_logprobs(reference, prompts, tokens) if config.beta else None
@@ -616,4 +617,4 @@ if __name__ == "__main__":
 
     demo_arguments(__doc__)
     for name in ("adder-direct", "adder-scratchpad", "adder-sft", "adder-grpo"):
-        print(name, scores(reasoner(name, device=torch.device("cpu"))))
+        print(name, scores(reasoner(name), held_out()[:100]))
