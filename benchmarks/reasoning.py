@@ -1,6 +1,6 @@
 """Reasoning on a laptop, measured: prints, never asserts (the store's bars
-in genai/llm/reasoning.py hold the figures on any CPU; tests/llm/
-test_reasoning.py the rest).
+in genai/reasoning/adder.py hold the figures on any CPU; tests/reasoning/
+test_adder.py the rest).
 
 1. Thinking out loud: the direct and the scratchpad adders at the same
    size and budget (700 steps), greedy held-out accuracy by digits, and
@@ -8,7 +8,7 @@ test_reasoning.py the rest).
 2. Compute at answer time: one sample, a majority vote and the best of k
    (the checker), k = 1 to 16, on the scratchpad adder and adder-sft.
 3. GRPO: adder-sft before and after (the references), and variants tuned
-   anew here for the same 60 steps: the KL term on (beta 0.04), no
+   anew here for the same 40 steps: the KL term on (beta 0.04), no
    division by the group's spread (scale=False), and a learning rate 100
    times higher (the collapse).
 4. TRL's GRPOTrainer on the exported adder-sft: the reward of each step.
@@ -25,7 +25,7 @@ import time
 
 import torch
 
-from genai.llm.reasoning import (GRPOConfig, SFTConfig, by_samples, grpo, held_out,
+from genai.reasoning.adder import (GRPOConfig, SFTConfig, by_samples, grpo, held_out,
                                  reasoner, reply_length, scores, train_sft, trl_grpo)
 
 CPU = torch.device("cpu")
@@ -68,7 +68,7 @@ def main():
     start = scores(reasoner("adder-sft", device=CPU), test)
     row("adder-sft (the start)", start)
     end = scores(reasoner("adder-grpo", device=CPU), test)
-    row("adder-grpo (60 steps)", end)
+    row("adder-grpo (40 steps)", end)
     print(f"pass@1 {start['pass_at_1']:.3f} -> {end['pass_at_1']:.3f}: "
           f"{100 * (end['pass_at_1'] - start['pass_at_1']):+.1f} points; well formed "
           f"{start['well_formed']:.3f} -> {end['well_formed']:.3f}")

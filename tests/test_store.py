@@ -484,7 +484,7 @@ WORSE = {
     "adder-direct": [{"greedy_1": 0.49}, {"greedy_hard": 0.31}],
     "adder-scratchpad": [{"greedy_hard": 0.49}, {"majority_8": moved(-0.2)}],
     "adder-sft": [{"pass_at_1": 0.71}, {"best_of_8": 0.89}, {"well_formed": 0.94}],
-    "adder-grpo": [{"pass_at_1": 0.70}, {"greedy_hard": 0.89}, {"well_formed": 0.94}],
+    "adder-grpo": [{"pass_at_1": 0.66}, {"greedy_hard": 0.89}, {"well_formed": 0.94}],
 }
 
 

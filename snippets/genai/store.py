@@ -82,10 +82,10 @@ RECIPES = {
     "assistant": "genai.llm.instruct:RECIPE",
     "dpo": "genai.llm.preference:RECIPE",
     "lora": "genai.llm.lora:RECIPE",
-    "adder-direct": "genai.llm.reasoning:DIRECT",
-    "adder-scratchpad": "genai.llm.reasoning:SCRATCHPAD",
-    "adder-sft": "genai.llm.reasoning:SFT",
-    "adder-grpo": "genai.llm.reasoning:RL",
+    "adder-direct": "genai.reasoning.adder:DIRECT",
+    "adder-scratchpad": "genai.reasoning.adder:SCRATCHPAD",
+    "adder-sft": "genai.reasoning.adder:SFT",
+    "adder-grpo": "genai.reasoning.adder:RL",
 }
 
 

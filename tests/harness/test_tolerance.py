@@ -125,9 +125,10 @@ def tolerant_blocks():
 
 def test_the_site_declares_few_tolerances():
     """Most printed numbers come from reference models and are exact; a
-    tolerance is for blocks that train as they run, or print rounding."""
+    tolerance is for blocks that train as they run, or print rounding (18:
+    the reasoning chapter trains four times in front of the reader)."""
     blocks = tolerant_blocks()
-    assert 1 <= len(blocks) <= 15, [f"{page}:{line}" for page, line, _ in blocks]
+    assert 1 <= len(blocks) <= 18, [f"{page}:{line}" for page, line, _ in blocks]
 
 
 @pytest.mark.parametrize("page, line, code", tolerant_blocks(), ids=lambda v: str(v)[:40])
