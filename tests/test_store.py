@@ -482,9 +482,9 @@ WORSE = {
     "dpo": [{"preference_accuracy": 0.89}, {"verbose": 0.11}, {"accuracy": 0.84}],
     "lora": [{"trained_share": 0.051}, {"accuracy": 0.91}, {"ended": 0.94}],
     "adder-direct": [{"greedy_1": 0.49}, {"greedy_hard": 0.31}],
-    "adder-scratchpad": [{"greedy_hard": 0.49}, {"majority_8": moved(-0.2)}],
-    "adder-sft": [{"pass_at_1": 0.71}, {"best_of_8": 0.89}, {"well_formed": 0.94}],
-    "adder-grpo": [{"pass_at_1": 0.66}, {"greedy_hard": 0.89}, {"well_formed": 0.94}],
+    "adder-scratchpad": [{"greedy_hard": 0.49}, {"majority_8": moved(-0.25)}],
+    "adder-sft": [{"pass_at_1": 0.71}, {"best_of_8": 0.84}, {"well_formed": 0.94}],
+    "adder-grpo": [{"pass_at_1": 0.63}, {"greedy_hard": 0.84}, {"well_formed": 0.94}],
 }
 
 
