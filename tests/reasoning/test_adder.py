@@ -206,10 +206,9 @@ def test_only_the_adders_are_reasoners():
 
 def test_the_exported_adder_and_its_tokenizer_match_ours(sft):
     pytest.importorskip("transformers")
-    from genai.llm.hf_export import hf_model
-    from genai.reasoning.adder import hf_char_tokenizer
+    from genai.llm.hf_export import hf_char_tokenizer, hf_model
 
-    tokenizer = hf_char_tokenizer()
+    tokenizer = hf_char_tokenizer(TOKENIZER, ".", block_size())
     text = prompt_text((347, 29)) + scratchpad_text((347, 29))
     assert tokenizer(text).input_ids == TOKENIZER.encode(text)
     assert tokenizer.decode(TOKENIZER.encode(text)) == text

@@ -121,6 +121,24 @@ def hf_tokenizer(tokenizer: BPETokenizer, block_size: int = 1024):
 # --8<-- [end:tokenizer]
 
 
+
+# --8<-- [start:char_tokenizer]
+def hf_char_tokenizer(tokenizer: CharTokenizer, end: str, block_size: int = 1024):
+    """A character-level tokenizer as a Hugging Face fast tokenizer: one
+    token per character, the same ids, end as its end of sequence and its
+    padding. (GPT-2 has no such tokenizer: export_hf refuses one; TRL's
+    trainers take this as their processing class.)"""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    vocab = {c: i for i, c in enumerate(tokenizer.chars)}
+    chars = Tokenizer(models.WordLevel(vocab=vocab, unk_token=end))
+    chars.pre_tokenizer = pre_tokenizers.Split(pattern="", behavior="isolated")
+    chars.decoder = decoders.Fuse()               # join the characters again
+    return PreTrainedTokenizerFast(tokenizer_object=chars, eos_token=end, pad_token=end,
+                                   model_max_length=block_size)
+# --8<-- [end:char_tokenizer]
+
 # --8<-- [start:template]
 # genai.llm.instruct.chat_text as a Jinja template, for
 # tokenizer.apply_chat_template and pipeline("text-generation"). Hugging

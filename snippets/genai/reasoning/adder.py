@@ -438,6 +438,28 @@ def pass_at_k(n: int, c: int, k: int) -> float:
 # --8<-- [end:vote]
 
 
+def _sampled(reasoner: Reasoner, batch, n: int, seed: int):
+    """n replies to each problem at temperature 1, and the checker's
+    (well_formed, right) for each."""
+    model, style, digits = reasoner.model, reasoner.style, reasoner.digits
+    replies = sample(model, batch, style, k=n, generator=torch.Generator().manual_seed(seed),
+                     digits=digits)
+    return replies, [[check(p, r, style, digits) for r in group]
+                     for p, group in zip(batch, replies)]
+
+
+def _one_vote_best(reasoner: Reasoner, batch, replies, checks, k: int) -> tuple:
+    """(one sample, majority of the first k, best of k) from n >= k replies
+    to each problem: one sample is the mean over all n; best of k is the
+    chance that a checker finds a right one among k (pass@k)."""
+    n = len(replies[0])
+    right = [sum(ok for _, ok in c) for c in checks]
+    vote = sum(majority(group[:k], reasoner.style, reasoner.digits) == sum(p)
+               for p, group in zip(batch, replies))
+    return (sum(right) / (n * len(batch)), vote / len(batch),
+            sum(pass_at_k(n, c, k) for c in right) / len(batch))
+
+
 def scores(reasoner: Reasoner, batch=None, k: int = 8, seed: int = 1) -> dict:
     """Held-out figures: greedy accuracy by size (greedy_1 ...) and on the
     sums of 3 or more digits (greedy_hard), and from k samples at
@@ -452,34 +474,19 @@ def scores(reasoner: Reasoner, batch=None, k: int = 8, seed: int = 1) -> dict:
     result = {f"greedy_{s}": sum(v) / len(v) for s, v in sorted(by_size.items())}
     hard = [ok for s, v in by_size.items() if s >= 3 for ok in v]
     result["greedy_hard"] = sum(hard) / len(hard) if hard else 0.0
-    replies = sample(model, batch, style, k=k, generator=torch.Generator().manual_seed(seed),
-                     digits=digits)
-    checks = [[check(p, r, style, digits) for r in group] for p, group in zip(batch, replies)]
-    result["pass_at_1"] = sum(ok for c in checks for _, ok in c) / (k * len(batch))
+    replies, checks = _sampled(reasoner, batch, k, seed)
+    (result["pass_at_1"], result[f"majority_{k}"],
+     result[f"best_of_{k}"]) = _one_vote_best(reasoner, batch, replies, checks, k)
     result["well_formed"] = sum(formed for c in checks for formed, _ in c) / (k * len(batch))
-    result[f"majority_{k}"] = sum(majority(g, style, digits) == sum(p)
-                                  for p, g in zip(batch, replies)) / len(batch)
-    result[f"best_of_{k}"] = sum(any(ok for _, ok in c) for c in checks) / len(batch)
     return {key: round(value, 4) for key, value in result.items()}
-
 
 
 def by_samples(reasoner: Reasoner, batch, ks=(1, 2, 4, 8, 16), seed: int = 1) -> dict:
     """{k: (one sample, majority of k, best of k)}: held-out accuracy when
-    k replies are sampled per problem. One sample is the mean over the
-    n = max(ks) samples; the vote takes the first k; best of k is the
-    chance that a checker finds a right one among k (pass@k)."""
-    model, style, digits = reasoner.model, reasoner.style, reasoner.digits
-    n = max(ks)
-    replies = sample(model, batch, style, k=n, generator=torch.Generator().manual_seed(seed),
-                     digits=digits)
-    right = [sum(check(p, r, style, digits)[1] for r in group) for p, group in zip(batch, replies)]
-    one = sum(right) / (n * len(batch))
-    return {k: (one,
-                sum(majority(g[:k], style, digits) == sum(p)
-                    for p, g in zip(batch, replies)) / len(batch),
-                sum(pass_at_k(n, c, k) for c in right) / len(batch))
-            for k in ks}
+    k replies are sampled per problem, from max(ks) replies to each."""
+    replies, checks = _sampled(reasoner, batch, max(ks), seed)
+    return {k: _one_vote_best(reasoner, batch, replies, checks, k) for k in ks}
+
 
 # ---------------------------------------------------------------------------
 # The store's recipes
@@ -573,20 +580,6 @@ RL = _recipe(
 # The same with Hugging Face's TRL
 # ---------------------------------------------------------------------------
 # --8<-- [start:trl]
-def hf_char_tokenizer(digits: int = DIGITS):
-    """TOKENIZER as a Hugging Face fast tokenizer: one token per character,
-    the same ids, END as its end of sequence and its padding."""
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers
-    from transformers import PreTrainedTokenizerFast
-
-    vocab = {c: i for i, c in enumerate(TOKENIZER.chars)}
-    chars = Tokenizer(models.WordLevel(vocab=vocab, unk_token=END))
-    chars.pre_tokenizer = pre_tokenizers.Split(pattern="", behavior="isolated")
-    chars.decoder = decoders.Fuse()               # join the characters again
-    return PreTrainedTokenizerFast(tokenizer_object=chars, eos_token=END, pad_token=END,
-                                   model_max_length=block_size(digits))
-
-
 def trl_grpo(start: Reasoner, steps: int = 10, seed: int = 0, log=print) -> list[float]:
     """GRPO with TRL's GRPOTrainer on start exported to GPT2LMHeadModel,
     rewarded by the course's checker; the mean reward of each step."""
@@ -598,7 +591,7 @@ def trl_grpo(start: Reasoner, steps: int = 10, seed: int = 0, log=print) -> list
     from transformers import PrinterCallback
     from trl import GRPOTrainer
 
-    from genai.llm.hf_export import hf_model
+    from genai.llm.hf_export import hf_char_tokenizer, hf_model
 
     end_id = TOKENIZER.encode(END)[0]
     model = hf_model(start.model, eot_id=end_id)
@@ -623,7 +616,9 @@ def trl_grpo(start: Reasoner, steps: int = 10, seed: int = 0, log=print) -> list
             use_cpu=True, bf16=False, logging_steps=1, report_to=[], save_strategy="no",
             disable_tqdm=True)
         trainer = GRPOTrainer(model=model, reward_funcs=checker, args=args,
-                              train_dataset=data, processing_class=hf_char_tokenizer(start.digits))
+                              train_dataset=data,
+                              processing_class=hf_char_tokenizer(TOKENIZER, END,
+                                                                 block_size(start.digits)))
         trainer.remove_callback(PrinterCallback)        # we print the rewards ourselves
         trainer.train()
     rewards = [entry["reward"] for entry in trainer.state.log_history if "reward" in entry]
